@@ -1,0 +1,147 @@
+// vitnas bench --arch ARCH: throughput with the official speed-test protocol (fused, eval, no
+// grad, warm-up, timed iterations). --baseline also times the official network form (every
+// Conv2d_BN replaced by its folded conv, as the official speed test does) in the same run,
+// interleaved round by round, and prints the speedup.
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "models/inference.h"
+#include "models/weights.h"
+#include "profile/benchmark.h"
+
+namespace vitnas::cli {
+
+namespace {
+
+struct BenchCliOptions {
+  CommonOptions common;
+  std::string arch, weights, device = "cpu", dtype = "float32";
+  int threads = 1;
+  int64_t batch = 0;  // 0: 16 on CPU, 2048 on CUDA (the official protocol)
+  int64_t res = 0;    // 0: the architecture's img_size
+  double seconds = 60.0, warmup = 10.0;
+  int rounds = 3;
+  bool baseline = false, unfused = false;
+};
+
+nlohmann::json to_json(const BenchResult& r) {
+  return {{"img_per_s", r.img_per_s}, {"img_per_s_mean", r.img_per_s_mean},
+          {"median_ms", r.median_ms}, {"mean_ms", r.mean_ms}, {"p10_ms", r.p10_ms},
+          {"p90_ms", r.p90_ms}, {"spread", r.spread}, {"iterations", r.iterations}};
+}
+
+void run_bench(BenchCliOptions o) {
+  apply_common_options(o.common);
+  set_threads(o.threads);
+  const torch::Device device = parse_device(o.device);
+  require(o.dtype == "float32" || o.dtype == "float16", "--dtype: use float32 or float16");
+  require(o.dtype == "float32" || device.is_cuda(), "--dtype float16 needs --device cuda");
+  require(o.seconds > 0 && o.warmup >= 0, "--seconds must be > 0 and --warmup >= 0");
+  require(o.rounds >= 1, "--rounds must be >= 1");
+
+  ArchSpec spec = load_arch(o.arch);
+  if (o.res > 0) spec.img_size = int(o.res);  // the same network at another input size
+  validate(spec);
+  if (o.batch == 0) o.batch = device.is_cuda() ? 2048 : 16;
+  require(o.batch >= 1, "--batch must be >= 1");
+
+  auto model = build_model(spec);
+  if (!o.weights.empty()) {
+    require(o.res == 0 || o.res == load_arch(o.arch).img_size,
+            "--weights with --res: weights are tied to the architecture's img_size");
+    load_weights(*model, o.weights);
+  }
+  const auto dtype = o.dtype == "float16" ? torch::kFloat16 : torch::kFloat32;
+  model->eval();
+  model->to(device);
+  std::unique_ptr<InferenceNet> net = o.unfused ? unfused(model) : fuse(*model);
+  std::unique_ptr<InferenceNet> base = o.baseline ? official_fused(*model) : nullptr;
+  if (dtype != torch::kFloat32) {  // fold in float32, then run in half precision
+    model->to(dtype);
+    net = o.unfused ? unfused(model) : fuse(*model);
+    if (base) base = official_fused(*model);
+  }
+
+  BenchOptions bo;
+  bo.batch = o.batch;
+  bo.resolution = spec.img_size;
+  bo.in_chans = spec.in_chans;
+  bo.device = device;
+  bo.dtype = dtype;
+  bo.seconds = o.seconds / o.rounds;
+  bo.warmup_s = o.warmup;
+
+  spdlog::info("bench {}: {} threads, batch {}, {}x{}, {} s warm-up, {} s timed in {} rounds{}",
+               spec.name, o.threads, o.batch, spec.img_size, spec.img_size, o.warmup, o.seconds,
+               o.rounds, base ? " (interleaved with the official-form baseline)" : "");
+  Progress progress("bench " + spec.name);
+  std::vector<double> ours_ms, theirs_ms;  // every timed iteration of every round
+  const int parts = base ? 2 : 1;
+  for (int round = 0; round < o.rounds; ++round) {
+    auto report = [&](int part) {
+      return [&, part](double f) { progress.update((round * parts + part + f) / (o.rounds * parts)); };
+    };
+    auto record = [&](const std::unique_ptr<InferenceNet>& n, int part, std::vector<double>& ms) {
+      auto r = benchmark([&](const torch::Tensor& x) { return n->forward(x); }, bo, report(part));
+      ms.insert(ms.end(), r.iteration_ms.begin(), r.iteration_ms.end());
+    };
+    record(net, 0, ours_ms);
+    if (base) record(base, 1, theirs_ms);
+    bo.warmup_s = std::min(bo.warmup_s, 1.0);  // later rounds only need to re-warm caches
+  }
+  const BenchResult r = summarize(ours_ms, o.batch);
+
+  nlohmann::json j = to_json(r);
+  j["arch"] = spec.name;
+  j["device"] = device.str();
+  j["dtype"] = o.dtype;
+  j["threads"] = o.threads;
+  j["batch"] = o.batch;
+  j["res"] = spec.img_size;
+  j["network"] = o.unfused ? "unfused" : "fused";
+  if (base) {
+    const BenchResult b = summarize(theirs_ms, o.batch);
+    j["baseline"] = to_json(b);
+    j["speedup"] = r.img_per_s / b.img_per_s;
+  }
+  if (o.common.json) {
+    print_json(j);
+    return;
+  }
+  std::printf("%s: %.1f img/s (median; %.1f from the mean), %.2f ms/batch, spread %.1f%%, %d iterations\n",
+              spec.name.c_str(), r.img_per_s, r.img_per_s_mean, r.median_ms, 100 * r.spread,
+              r.iterations);
+  if (base)
+    std::printf("official-form baseline: %.1f img/s, %.2f ms/batch; speedup %.2fx\n",
+                j["baseline"]["img_per_s"].get<double>(), j["baseline"]["median_ms"].get<double>(),
+                j["speedup"].get<double>());
+}
+
+}  // namespace
+
+void register_bench(CLI::App& root) {
+  auto o = std::make_shared<BenchCliOptions>();
+  auto* sub = root.add_subcommand("bench", "throughput (img/s) with the official speed-test protocol");
+  sub->add_option("--arch", o->arch, "preset or ArchSpec JSON")->required();
+  sub->add_option("--weights", o->weights, "safetensors weights (default: random init)");
+  sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
+  sub->add_option("--dtype", o->dtype, "float32, or float16 on CUDA")->capture_default_str();
+  sub->add_option("--threads", o->threads, "intra-op CPU threads")->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size (default 16 on CPU, 2048 on CUDA)");
+  sub->add_option("--res", o->res, "input resolution (default: the architecture's img_size)");
+  sub->add_option("--seconds", o->seconds, "timed seconds in total")->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "warm-up seconds")->capture_default_str();
+  sub->add_option("--rounds", o->rounds, "timed rounds (interleaved with --baseline)")->capture_default_str();
+  sub->add_flag("--baseline", o->baseline, "also time the official network form and print the speedup");
+  sub->add_flag("--unfused", o->unfused, "time the unfused eval network instead of the fused one");
+  add_common_options(*sub, o->common);
+  sub->callback([o] { run_bench(*o); });
+}
+
+}  // namespace vitnas::cli

@@ -1,0 +1,12 @@
+// Each subcommand lives in its own file and registers itself on the root app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace vitnas::cli {
+
+void register_info(CLI::App& root);
+void register_bench(CLI::App& root);
+void register_forward(CLI::App& root);
+
+}  // namespace vitnas::cli

@@ -1,0 +1,148 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "core/io.h"
+#include "models/weights.h"
+
+namespace vitnas::cli {
+
+void add_common_options(CLI::App& sub, CommonOptions& common) {
+  sub.add_option("--log-level", common.log_level, "trace|debug|info|warn|error|off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  sub.add_flag("--json", common.json, "machine-readable JSON on stdout");
+  sub.add_option("--config", "JSON file of flags ({\"flag-name\": value}); flags given on the "
+                             "command line override it");
+}
+
+void apply_common_options(const CommonOptions& common) {
+  spdlog::set_level(spdlog::level::from_str(common.log_level));
+}
+
+namespace {
+
+// JSON value -> the command-line tokens of one flag ("--batch", "32"); false flags vanish.
+std::vector<std::string> flag_tokens(const std::string& file, const CLI::App& sub,
+                                     const std::string& key, const nlohmann::json& value) {
+  const CLI::Option* opt = sub.get_option_no_throw("--" + key);
+  require(opt != nullptr && key != "config",
+          file + ": unknown key '" + key + "' for '" + sub.get_name() + "' (see --help)");
+  const std::string flag = "--" + key;
+  auto scalar = [&](const nlohmann::json& v) -> std::string {
+    if (v.is_string()) return v.get<std::string>();
+    require(v.is_number() || v.is_boolean(),
+            file + ": '" + key + "' must be a string, number or boolean");
+    return v.dump();
+  };
+  if (opt->get_type_size() == 0) {  // a flag without a value
+    require(value.is_boolean(), file + ": '" + key + "' is a flag: use true or false");
+    return value.get<bool>() ? std::vector<std::string>{flag} : std::vector<std::string>{};
+  }
+  std::vector<std::string> tokens{flag};
+  if (value.is_array()) {
+    for (const auto& v : value) tokens.push_back(scalar(v));
+  } else {
+    tokens.push_back(scalar(value));
+  }
+  return tokens;
+}
+
+}  // namespace
+
+std::vector<std::string> expand_config(const CLI::App& root, std::vector<std::string> args) {
+  if (args.empty()) return args;
+  const CLI::App* sub = nullptr;
+  for (const auto* s : root.get_subcommands({}))
+    if (s->get_name() == args[0]) sub = s;
+  if (sub == nullptr) return args;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string file;
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      file = args[i + 1];
+      args.erase(args.begin() + long(i), args.begin() + long(i) + 2);
+    } else if (args[i].rfind("--config=", 0) == 0) {
+      file = args[i].substr(9);
+      args.erase(args.begin() + long(i));
+    } else {
+      continue;
+    }
+    const auto j = read_json_file(file);
+    require(j.is_object(), file + ": a config must be a JSON object of flag names");
+    std::vector<std::string> tokens;
+    for (const auto& [key, value] : j.items()) {
+      auto t = flag_tokens(file, *sub, key, value);
+      tokens.insert(tokens.end(), t.begin(), t.end());
+    }
+    args.insert(args.begin() + 1, tokens.begin(), tokens.end());
+    break;
+  }
+  return args;
+}
+
+torch::Device parse_device(const std::string& name) {
+  torch::Device device = torch::kCPU;
+  try {
+    device = torch::Device(name);
+  } catch (const c10::Error&) {
+    throw InputError("--device: unknown device '" + name + "' (use cpu or cuda[:N])");
+  }
+  require(device.is_cpu() || device.is_cuda(), "--device: use cpu or cuda[:N], got " + name);
+  if (device.is_cuda())
+    require(torch::cuda::is_available(),
+            "--device " + name + ": this LibTorch build or machine has no CUDA device");
+  return device;
+}
+
+void set_threads(int threads) {
+  require(threads >= 1, "--threads: must be >= 1, got " + std::to_string(threads));
+  torch::set_num_threads(threads);
+}
+
+Classifier load_model(const std::string& arch, const std::string& weights, uint64_t seed) {
+  const ArchSpec spec = load_arch(arch);
+  torch::manual_seed(seed);
+  auto model = build_model(spec);
+  if (!weights.empty()) load_weights(*model, weights);
+  return model;
+}
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+Progress::Progress(std::string label)
+    : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO) != 0), start_(now_s()) {}
+
+Progress::~Progress() {
+  if (enabled_ && last_draw_ >= 0) std::fprintf(stderr, "\n");
+}
+
+void Progress::update(double fraction) {
+  if (!enabled_) return;
+  const double t = now_s();
+  if (last_draw_ >= 0 && t - last_draw_ < 0.2 && fraction < 1.0) return;
+  last_draw_ = t;
+  constexpr int kWidth = 30;
+  const int filled = int(fraction * kWidth);
+  std::string bar(size_t(filled), '=');
+  if (filled < kWidth) bar += '>' + std::string(size_t(kWidth - filled - 1), ' ');
+  const double eta = fraction > 0 ? (t - start_) * (1.0 - fraction) / fraction : 0.0;
+  std::fprintf(stderr, "\r%s [%s] %3d%% ETA %.0fs ", label_.c_str(), bar.c_str(),
+               int(fraction * 100), eta);
+  std::fflush(stderr);
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+}  // namespace vitnas::cli

@@ -1,0 +1,56 @@
+// What every subcommand shares: JSON config files, logging, threads/devices, model loading,
+// progress bars and output. Subcommand files stay short scripts: parse, call the library, print.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include "core/arch_spec.h"
+#include "models/classifier.h"
+
+namespace vitnas::cli {
+
+// Options every subcommand has.
+struct CommonOptions {
+  std::string log_level = "info";
+  bool json = false;  // machine-readable output on stdout
+};
+void add_common_options(CLI::App& sub, CommonOptions& common);
+void apply_common_options(const CommonOptions& common);  // sets the spdlog level
+
+// `vitnas CMD --config FILE.json [flags]`: the JSON object's keys are CMD's long flag names
+// ({"arch": "m0", "batch": 32, "json": true}); its values are spliced in before the command
+// line's own flags, so flags on the command line override the file. Unknown keys are an
+// InputError naming the file and key.
+std::vector<std::string> expand_config(const CLI::App& root, std::vector<std::string> args);
+
+// Validated torch settings.
+torch::Device parse_device(const std::string& name);  // "cpu", "cuda", "cuda:1"
+void set_threads(int threads);                          // intra-op threads (>= 1)
+
+// An architecture (preset or JSON) built as a model, with weights if a path is given, else
+// the default initialisation with `seed`.
+Classifier load_model(const std::string& arch, const std::string& weights, uint64_t seed = 0);
+
+// A one-line progress bar on stderr ("label [=====>    ] 45% ETA 12s"), redrawn at most
+// a few times a second and only when stderr is a terminal.
+class Progress {
+ public:
+  explicit Progress(std::string label);
+  ~Progress();
+  void update(double fraction);
+
+ private:
+  std::string label_;
+  bool enabled_;
+  double start_, last_draw_ = -1.0;
+};
+
+void print_json(const nlohmann::json& j);  // pretty JSON on stdout
+
+}  // namespace vitnas::cli

@@ -1,0 +1,49 @@
+#include "models/classifier.h"
+
+#include <torch/torch.h>
+
+#include "models/conv2d_bn.h"
+#include "models/efficientvit.h"
+#include "models/vit.h"
+
+namespace vitnas {
+
+torch::Tensor ClassifierImpl::forward_head(const torch::Tensor& features) {
+  auto [cls, dist] = forward_heads(features);
+  if (!dist.defined() || is_training()) return cls;
+  return (cls + dist) / 2;
+}
+
+Classifier build_model(const ArchSpec& spec, const ModelOptions& options) {
+  validate(spec);
+  switch (spec.family) {
+    case Family::EfficientViT:
+      return std::make_shared<EfficientViTImpl>(spec, options);
+    case Family::ViT:
+      return std::make_shared<ViTImpl>(spec, options);
+  }
+  throw std::logic_error("build_model: unhandled family");
+}
+
+BNLinearImpl::BNLinearImpl(int64_t in, int64_t out) {
+  bn = register_module("bn", torch::nn::BatchNorm1d(in));
+  l = register_module("l", torch::nn::Linear(in, out));
+  torch::NoGradGuard no_grad;
+  // timm's trunc_normal_(std=.02) truncates at +-2 (absolute), i.e. 100 sigma: a plain normal.
+  l->weight.normal_(0.0, 0.02);
+  l->bias.zero_();
+}
+
+torch::Tensor BNLinearImpl::forward(const torch::Tensor& x) {
+  return folded_ ? torch::addmm(folded_->second, x, folded_->first.t()) : l(bn(x));
+}
+
+std::pair<torch::Tensor, torch::Tensor> BNLinearImpl::fuse() const {
+  torch::NoGradGuard no_grad;
+  auto [s, t] = bn_scale_shift(bn);
+  auto w = (l->weight * s.view({1, -1})).contiguous();
+  auto b = (torch::mv(l->weight, t) + l->bias).contiguous();
+  return {w, b};
+}
+
+}  // namespace vitnas

@@ -1,0 +1,55 @@
+// Conv2dBN: a bias-free Conv2d followed by BatchNorm2d, the building brick of EfficientViT
+// (the official "Conv2d_BN"; state-dict children "c" and "bn"). fuse() folds the BN into the
+// conv for inference: s = gamma / sqrt(var + eps); W' = W * s; b' = beta - mean * s.
+#pragma once
+
+#include <optional>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/pimpl.h>
+
+namespace vitnas {
+
+// A convolution with its BN folded in: what the inference networks run.
+struct FusedConv {
+  torch::Tensor weight;  // (out, in/groups, k, k)
+  torch::Tensor bias;    // (out)
+  int64_t stride = 1;
+  int64_t padding = 0;
+  int64_t groups = 1;
+
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+
+class Conv2dBNImpl : public torch::nn::Module {
+ public:
+  // padding is kernel / 2 everywhere in EfficientViT. bn_weight_init 0 makes a residual branch
+  // start as identity (the official initialisation of the last conv of each branch).
+  Conv2dBNImpl(int64_t in, int64_t out, int64_t kernel = 1, int64_t stride = 1,
+               int64_t groups = 1, double bn_weight_init = 1.0);
+
+  torch::Tensor forward(const torch::Tensor& x);
+  FusedConv fuse() const;
+
+  // From now on forward() runs the folded conv (eval only), as the official speed test's
+  // replace_batchnorm() does: the baseline that `bench` compares vitnas's fused network with.
+  void fold_batchnorm() { folded_ = fuse(); }
+
+  torch::nn::Conv2d c{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+
+ private:
+  // Kept here rather than read back from Conv2dOptions, whose padding type differs between
+  // LibTorch 1.13 (c10::variant) and 2.x (std::variant).
+  int64_t stride_, padding_, groups_;
+  std::optional<FusedConv> folded_;
+};
+TORCH_MODULE(Conv2dBN);
+
+// Folds BN statistics (scale s, shift t per output channel) of a BatchNorm into (s, t).
+std::pair<torch::Tensor, torch::Tensor> bn_scale_shift(const torch::nn::BatchNorm2d& bn);
+std::pair<torch::Tensor, torch::Tensor> bn_scale_shift(const torch::nn::BatchNorm1d& bn);
+
+}  // namespace vitnas

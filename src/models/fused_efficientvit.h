@@ -1,0 +1,35 @@
+// EfficientViT with every BatchNorm folded, for inference. Activations live as channels-last
+// maps (B, H, W, C), so each 1x1 conv is one GEMM over all B*H*W tokens (addmm), depthwise convs
+// run channels-last, and window partition is a single copy. Exact rewrites on top of BN folding:
+// a residual depthwise conv x + dw(x) becomes one conv with 1 added at the kernel centre; the
+// attention scale key_dim^-0.5 is folded into q's depthwise conv; the relative-position bias is
+// added by the score GEMM itself (baddbmm).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models/efficientvit.h"
+#include "models/inference.h"
+
+namespace vitnas {
+
+class FusedEfficientViT : public InferenceNet {
+ public:
+  explicit FusedEfficientViT(EfficientViTImpl& model);
+
+  torch::Tensor forward(const torch::Tensor& images) const override;
+
+  // One step of the network on channels-last maps (B, H, W, C) (the stem takes the images).
+  struct Step {
+    std::string name;  // the module path in the unfused network, e.g. "blocks2.3.mixer"
+    std::function<torch::Tensor(const torch::Tensor&)> run;
+  };
+  const std::vector<Step>& steps() const { return steps_; }
+
+ private:
+  std::vector<Step> steps_;
+};
+
+}  // namespace vitnas

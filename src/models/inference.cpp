@@ -1,0 +1,58 @@
+#include "models/inference.h"
+
+#include <torch/torch.h>
+
+#include "models/conv2d_bn.h"
+#include "models/fused_efficientvit.h"
+#include "models/weights.h"
+
+namespace vitnas {
+
+namespace {
+
+// Eval-mode module behind the InferenceNet interface (ViT, and the unfused baseline).
+class EvalModule : public InferenceNet {
+ public:
+  explicit EvalModule(Classifier model) : model_(std::move(model)) { model_->eval(); }
+  torch::Tensor forward(const torch::Tensor& images) const override {
+    torch::NoGradGuard no_grad;
+    return model_->forward(images);
+  }
+
+ private:
+  Classifier model_;
+};
+
+}  // namespace
+
+std::unique_ptr<InferenceNet> fuse(ClassifierImpl& model) {
+  switch (model.spec().family) {
+    case Family::EfficientViT:
+      return std::make_unique<FusedEfficientViT>(dynamic_cast<EfficientViTImpl&>(model));
+    case Family::ViT: {
+      // Nothing to fold (LayerNorm depends on its input); run a copy in eval mode.
+      auto copy = build_model(model.spec());
+      load_state_dict(*copy, state_dict(model), "fuse");
+      return std::make_unique<EvalModule>(copy);
+    }
+  }
+  throw std::logic_error("fuse: unhandled family");
+}
+
+// Puts the model itself in eval mode (it is the baseline, not a copy).
+std::unique_ptr<InferenceNet> unfused(const Classifier& model) {
+  return std::make_unique<EvalModule>(model);
+}
+
+std::unique_ptr<InferenceNet> official_fused(const ClassifierImpl& model) {
+  auto copy = build_model(model.spec());
+  load_state_dict(*copy, state_dict(model), "official_fused");
+  copy->eval();
+  for (auto& m : copy->modules()) {
+    if (auto* c = m->as<Conv2dBNImpl>()) c->fold_batchnorm();
+    if (auto* l = m->as<BNLinearImpl>()) l->fold_batchnorm();
+  }
+  return std::make_unique<EvalModule>(copy);
+}
+
+}  // namespace vitnas

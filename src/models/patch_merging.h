@@ -1,0 +1,32 @@
+// PatchMerging: EfficientViT's stride-2 subsample between stages (not residual):
+// 1x1 Conv2dBN C -> hidden, ReLU, 3x3 stride-2 depthwise Conv2dBN, ReLU, SqueezeExcite,
+// 1x1 Conv2dBN hidden -> C_out. Output side (r - 1) / 2 + 1.
+#pragma once
+
+#include <torch/nn/modules/conv.h>
+
+#include "models/conv2d_bn.h"
+
+namespace vitnas {
+
+// Squeeze-excite (timm's SEModule with ratio 0.25): x * sigmoid(fc2(relu(fc1(mean_hw(x))))).
+class SqueezeExciteImpl : public torch::nn::Module {
+ public:
+  explicit SqueezeExciteImpl(int64_t channels);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  torch::nn::Conv2d fc1{nullptr}, fc2{nullptr};  // 1x1 convs with bias
+};
+TORCH_MODULE(SqueezeExcite);
+
+class PatchMergingImpl : public torch::nn::Module {
+ public:
+  PatchMergingImpl(int64_t dim, int64_t hidden, int64_t out_dim);
+  torch::Tensor forward(const torch::Tensor& x);  // (B, C, r, r) -> (B, C_out, r', r')
+
+  Conv2dBN conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
+  SqueezeExcite se{nullptr};
+};
+TORCH_MODULE(PatchMerging);
+
+}  // namespace vitnas

@@ -1,0 +1,218 @@
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "core/safetensors.h"
+
+namespace st = vitnas::safetensors;
+namespace fs = std::filesystem;
+using Catch::Contains;
+
+namespace {
+
+// A per-process scratch folder, so parallel test runs do not collide.
+std::string temp_path(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("vitnas_st_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string le64(std::uint64_t v) {
+  std::string s;
+  for (int i = 0; i < 8; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return s;
+}
+
+// A raw file: length field, the given header text, then data_size zero bytes.
+std::string raw_file(const std::string& path, const std::string& header, std::size_t data_size) {
+  write_bytes(path, le64(header.size()) + header + std::string(data_size, '\0'));
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("safetensors round trip keeps dtypes, shapes, values and order", "[safetensors]") {
+  torch::manual_seed(0);
+  const st::TensorList tensors = {
+      {"w.f32", torch::randn({3, 4})},
+      {"a.f64", torch::randn({2, 2, 2}, torch::kFloat64)},
+      {"h.f16", torch::randn({5}).to(torch::kFloat16)},
+      {"b.bf16", torch::randn({2, 3}).to(torch::kBFloat16)},
+      {"step", torch::tensor(int64_t{12345})},  // 0-dim scalar
+      {"i32", torch::arange(6, torch::kInt32).reshape({2, 3})},
+      {"i16", torch::arange(-3, 3, torch::kInt16)},
+      {"i8", torch::arange(-4, 4, torch::kInt8)},
+      {"u8", torch::arange(250, 256, torch::kInt32).to(torch::kUInt8)},
+      {"mask", torch::tensor({true, false, true})},
+      {"empty", torch::empty({0, 7})},
+      {"transposed", torch::randn({3, 5}).t()},  // non-contiguous
+  };
+  const std::map<std::string, std::string> meta = {{"format", "pt"}, {"model", "test"}};
+  const std::string path = temp_path("roundtrip.safetensors");
+  st::save(path, tensors, meta);
+
+  // The header is padded so the data starts on an 8-byte boundary.
+  std::ifstream in(path, std::ios::binary);
+  unsigned char len[8];
+  in.read(reinterpret_cast<char*>(len), 8);
+  std::uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len[i];
+  CHECK(header_len % 8 == 0);
+
+  const st::File f = st::load(path);
+  CHECK(f.metadata == meta);
+  REQUIRE(f.tensors.size() == tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    INFO(tensors[i].first);
+    CHECK(f.tensors[i].first == tensors[i].first);
+    const auto& got = f.tensors[i].second;
+    CHECK(got.scalar_type() == tensors[i].second.scalar_type());
+    CHECK(got.sizes() == tensors[i].second.sizes());
+    CHECK(got.is_contiguous());
+    CHECK(torch::equal(got, tensors[i].second));
+  }
+  CHECK(f.tensors[4].second.dim() == 0);
+  CHECK(f.tensors[4].second.item<int64_t>() == 12345);
+}
+
+TEST_CASE("safetensors save rejects duplicate names", "[safetensors]") {
+  const std::string path = temp_path("dup.safetensors");
+  REQUIRE_THROWS_AS(st::save(path, {{"x", torch::zeros({1})}, {"x", torch::ones({1})}}),
+                    vitnas::InputError);
+  REQUIRE_THROWS_WITH(st::save(path, {{"x", torch::zeros({1})}, {"x", torch::ones({1})}}),
+                      Contains("duplicate") && Contains("'x'"));
+}
+
+TEST_CASE("safetensors loads the official EfficientViT-M0 reference vectors", "[safetensors]") {
+  const std::string path = std::string(VITNAS_REFERENCE_DIR) + "/efficientvit/vec_m0.safetensors";
+  const st::File f = st::load(path);
+  CHECK(f.metadata.at("model") == "EfficientViT-M0");
+  const torch::Tensor* input = nullptr;
+  const torch::Tensor* logits = nullptr;
+  for (const auto& [name, t] : f.tensors) {
+    if (name == "__input__") input = &t;
+    if (name == "__logits__") logits = &t;
+  }
+  REQUIRE(input != nullptr);
+  REQUIRE(logits != nullptr);
+  CHECK(input->sizes() == torch::IntArrayRef({2, 3, 224, 224}));
+  CHECK(logits->sizes() == torch::IntArrayRef({2, 1000}));
+  CHECK(input->scalar_type() == torch::kFloat32);
+}
+
+// ---- corrupt files: each must raise a one-line InputError that names the problem ------------
+
+#define REQUIRE_LOAD_FAILS(path, matcher)                       \
+  do {                                                          \
+    REQUIRE_THROWS_AS(st::load(path), vitnas::InputError);      \
+    REQUIRE_THROWS_WITH(st::load(path), Contains(path) && matcher); \
+  } while (0)
+
+TEST_CASE("safetensors: missing file", "[safetensors]") {
+  const std::string path = temp_path("does_not_exist.safetensors");
+  REQUIRE_LOAD_FAILS(path, Contains("cannot open"));
+}
+
+TEST_CASE("safetensors: file of 3 bytes", "[safetensors]") {
+  const std::string path = temp_path("tiny.safetensors");
+  write_bytes(path, "abc");
+  REQUIRE_LOAD_FAILS(path, Contains("too short"));
+}
+
+TEST_CASE("safetensors: header length larger than the file", "[safetensors]") {
+  const std::string path = temp_path("long_header.safetensors");
+  write_bytes(path, le64(1000) + "{}");
+  REQUIRE_LOAD_FAILS(path, Contains("larger than the file"));
+}
+
+TEST_CASE("safetensors: header length of 2^62", "[safetensors]") {
+  const std::string path = temp_path("huge_header.safetensors");
+  write_bytes(path, le64(std::uint64_t{1} << 62) + "{}");
+  REQUIRE_LOAD_FAILS(path, Contains("100 MB"));
+}
+
+TEST_CASE("safetensors: truncated data", "[safetensors]") {
+  const std::string path = temp_path("truncated.safetensors");
+  st::save(path, {{"a", torch::ones({4})}, {"b", torch::ones({8})}});
+  const auto size = fs::file_size(path);
+  fs::resize_file(path, size - 5);
+  REQUIRE_LOAD_FAILS(path, Contains("'b'") && Contains("truncated"));
+}
+
+TEST_CASE("safetensors: malformed JSON", "[safetensors]") {
+  const std::string path =
+      raw_file(temp_path("bad_json.safetensors"), R"({"a": {"dtype": "F32",)", 0);
+  REQUIRE_LOAD_FAILS(path, Contains("malformed JSON"));
+}
+
+TEST_CASE("safetensors: offsets out of range", "[safetensors]") {
+  const std::string path = raw_file(
+      temp_path("out_of_range.safetensors"),
+      R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [16, 32]}})", 16);
+  REQUIRE_LOAD_FAILS(path, Contains("'a'") && Contains("out of range"));
+}
+
+TEST_CASE("safetensors: offsets length mismatch with shape", "[safetensors]") {
+  const std::string path = raw_file(
+      temp_path("mismatch.safetensors"),
+      R"({"a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 16]}})", 16);
+  REQUIRE_LOAD_FAILS(path, Contains("'a'") && Contains("needs 24"));
+}
+
+TEST_CASE("safetensors: overlapping tensors", "[safetensors]") {
+  const std::string path = raw_file(
+      temp_path("overlap.safetensors"),
+      R"({"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+          "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}})",
+      24);
+  REQUIRE_LOAD_FAILS(path, Contains("'b' overlaps tensor 'a'"));
+}
+
+TEST_CASE("safetensors: gap between tensors", "[safetensors]") {
+  const std::string path = raw_file(
+      temp_path("gap.safetensors"),
+      R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+          "b": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]}})",
+      24);
+  REQUIRE_LOAD_FAILS(path, Contains("gap") && Contains("'b'"));
+}
+
+TEST_CASE("safetensors: unknown dtype", "[safetensors]") {
+  const std::string path = raw_file(
+      temp_path("dtype.safetensors"),
+      R"({"a": {"dtype": "F8_E4M3", "shape": [4], "data_offsets": [0, 4]}})", 4);
+  REQUIRE_LOAD_FAILS(path, Contains("'a'") && Contains("dtype 'F8_E4M3'"));
+}
+
+TEST_CASE("safetensors: negative shape entry", "[safetensors]") {
+  const std::string path = raw_file(
+      temp_path("negative.safetensors"),
+      R"({"a": {"dtype": "F32", "shape": [-1, 4], "data_offsets": [0, 16]}})", 16);
+  REQUIRE_LOAD_FAILS(path, Contains("'a'") && Contains("negative shape"));
+}
+
+TEST_CASE("safetensors: overflowing shape", "[safetensors]") {
+  const std::string path = raw_file(
+      temp_path("overflow.safetensors"),
+      R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})",
+      0);
+  REQUIRE_LOAD_FAILS(path, Contains("'a'") && Contains("overflows"));
+}
+
+TEST_CASE("safetensors: non-string metadata", "[safetensors]") {
+  const std::string path =
+      raw_file(temp_path("meta.safetensors"), R"({"__metadata__": {"epoch": 3}})", 0);
+  REQUIRE_LOAD_FAILS(path, Contains("'epoch'") && Contains("not a string"));
+}
