@@ -25,3 +25,17 @@ TEST_CASE("bias_softmax_ equals softmax(scores + bias)", "[kernels]") {
   CHECK(s[0][0][0].item<float>() == Approx(1.0f));
   CHECK(torch::isfinite(s).all().item<bool>());
 }
+
+TEST_CASE("window_softmax_attention equals softmax(q k^T + bias) v on strided slices",
+          "[kernels]") {
+  torch::manual_seed(1);
+  for (auto [B, n, d, e] : std::vector<std::array<int64_t, 4>>{{3, 49, 16, 16}, {2, 16, 8, 24}, {1, 1, 4, 4}}) {
+    auto qkv = torch::randn({B, n, 2 * d + e});
+    auto q = qkv.narrow(2, 0, d).contiguous(), k = qkv.narrow(2, d, d), v = qkv.narrow(2, 2 * d, e);
+    auto bias = torch::randn({n, n});
+    auto expected = torch::matmul(torch::softmax(torch::matmul(q, k.transpose(1, 2)) + bias, -1), v);
+    auto out = vitnas::kernels::window_softmax_attention(q, k, v, bias);
+    CHECK(out.sizes() == expected.sizes());
+    CHECK((out - expected).abs().max().item<double>() < 1e-5);
+  }
+}

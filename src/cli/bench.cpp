@@ -21,7 +21,8 @@ namespace {
 
 struct BenchCliOptions {
   CommonOptions common;
-  std::string arch, weights, device = "cpu", dtype = "float32";
+  std::vector<std::string> archs;
+  std::string weights, device = "cpu", dtype = "float32";
   int threads = 1;
   int64_t batch = 0;  // 0: 16 on CPU, 2048 on CUDA (the official protocol)
   int64_t res = 0;    // 0: the architecture's img_size
@@ -36,37 +37,25 @@ nlohmann::json to_json(const BenchResult& r) {
           {"p90_ms", r.p90_ms}, {"spread", r.spread}, {"iterations", r.iterations}};
 }
 
-void run_bench(BenchCliOptions o) {
-  apply_common_options(o.common);
-  set_threads(o.threads);
-  const torch::Device device = parse_device(o.device);
-  require(o.dtype == "float32" || o.dtype == "float16", "--dtype: use float32 or float16");
-  require(o.dtype == "float32" || device.is_cuda(), "--dtype float16 needs --device cuda");
-  require(o.seconds > 0 && o.warmup >= 0, "--seconds must be > 0 and --warmup >= 0");
-  require(o.rounds >= 1, "--rounds must be >= 1");
-
-  ArchSpec spec = load_arch(o.arch);
+// Measures one architecture; returns its JSON row.
+nlohmann::json bench_one(const std::string& arch, const BenchCliOptions& o,
+                         const torch::Device& device) {
+  ArchSpec spec = load_arch(arch);
   if (o.res > 0) spec.img_size = int(o.res);  // the same network at another input size
   validate(spec);
-  if (o.batch == 0) o.batch = device.is_cuda() ? 2048 : 16;
-  require(o.batch >= 1, "--batch must be >= 1");
 
   auto model = build_model(spec);
   if (!o.weights.empty()) {
-    require(o.res == 0 || o.res == load_arch(o.arch).img_size,
+    require(o.res == 0 || o.res == load_arch(arch).img_size,
             "--weights with --res: weights are tied to the architecture's img_size");
     load_weights(*model, o.weights);
   }
+  // Half precision (CUDA): the model is converted first, so BN is folded in half precision.
   const auto dtype = o.dtype == "float16" ? torch::kFloat16 : torch::kFloat32;
   model->eval();
-  model->to(device);
+  move_to(*model, device, dtype);
   std::unique_ptr<InferenceNet> net = o.unfused ? unfused(model) : fuse(*model);
   std::unique_ptr<InferenceNet> base = o.baseline ? official_fused(*model) : nullptr;
-  if (dtype != torch::kFloat32) {  // fold in float32, then run in half precision
-    model->to(dtype);
-    net = o.unfused ? unfused(model) : fuse(*model);
-    if (base) base = official_fused(*model);
-  }
 
   BenchOptions bo;
   bo.batch = o.batch;
@@ -96,6 +85,7 @@ void run_bench(BenchCliOptions o) {
     bo.warmup_s = std::min(bo.warmup_s, 1.0);  // later rounds only need to re-warm caches
   }
   const BenchResult r = summarize(ours_ms, o.batch);
+  progress.update(1.0);
 
   nlohmann::json j = to_json(r);
   j["arch"] = spec.name;
@@ -110,17 +100,41 @@ void run_bench(BenchCliOptions o) {
     j["baseline"] = to_json(b);
     j["speedup"] = r.img_per_s / b.img_per_s;
   }
+  return j;
+}
+
+void run_bench(BenchCliOptions o) {
+  apply_common_options(o.common);
+  set_threads(o.threads);
+  const torch::Device device = parse_device(o.device);
+  require(o.dtype == "float32" || o.dtype == "float16", "--dtype: use float32 or float16");
+  require(o.dtype == "float32" || device.is_cuda(), "--dtype float16 needs --device cuda");
+  require(o.seconds > 0 && o.warmup >= 0, "--seconds must be > 0 and --warmup >= 0");
+  require(o.rounds >= 1, "--rounds must be >= 1");
+  if (o.batch == 0) o.batch = device.is_cuda() ? 2048 : 16;
+  require(o.batch >= 1, "--batch must be >= 1");
+  require(o.weights.empty() || o.archs.size() == 1, "--weights needs exactly one --arch");
+
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& arch : o.archs) rows.push_back(bench_one(arch, o, device));
   if (o.common.json) {
-    print_json(j);
+    print_json(rows.size() == 1 ? rows[0] : rows);
     return;
   }
-  std::printf("%s: %.1f img/s (median; %.1f from the mean), %.2f ms/batch, spread %.1f%%, %d iterations\n",
-              spec.name.c_str(), r.img_per_s, r.img_per_s_mean, r.median_ms, 100 * r.spread,
-              r.iterations);
-  if (base)
-    std::printf("official-form baseline: %.1f img/s, %.2f ms/batch; speedup %.2fx\n",
-                j["baseline"]["img_per_s"].get<double>(), j["baseline"]["median_ms"].get<double>(),
-                j["speedup"].get<double>());
+  std::printf("%-12s %10s %10s %8s %9s", "arch", "img/s", "ms/batch", "spread", "iters");
+  if (o.baseline) std::printf(" %14s %8s", "official img/s", "speedup");
+  std::printf("\n");
+  for (const auto& j : rows) {
+    std::printf("%-12s %10.1f %10.2f %7.1f%% %9d", j["arch"].get<std::string>().c_str(),
+                j["img_per_s"].get<double>(), j["median_ms"].get<double>(),
+                100 * j["spread"].get<double>(), j["iterations"].get<int>());
+    if (o.baseline)
+      std::printf(" %14.1f %7.2fx", j["baseline"]["img_per_s"].get<double>(),
+                  j["speedup"].get<double>());
+    std::printf("\n");
+  }
+  std::printf("(%s, %d thread(s), batch %lld, %s; img/s = batch / median iteration time)\n",
+              o.device.c_str(), o.threads, static_cast<long long>(o.batch), o.dtype.c_str());
 }
 
 }  // namespace
@@ -128,7 +142,10 @@ void run_bench(BenchCliOptions o) {
 void register_bench(CLI::App& root) {
   auto o = std::make_shared<BenchCliOptions>();
   auto* sub = root.add_subcommand("bench", "throughput (img/s) with the official speed-test protocol");
-  sub->add_option("--arch", o->arch, "preset or ArchSpec JSON")->required();
+  sub->add_option("--arch", o->archs, "preset or ArchSpec JSON; several: m0,m1,... (one row each)")
+      ->required()
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--weights", o->weights, "safetensors weights (default: random init)");
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "float32, or float16 on CUDA")->capture_default_str();

@@ -43,7 +43,7 @@ std::vector<std::string> flag_tokens(const std::string& file, const CLI::App& su
             file + ": '" + key + "' must be a string, number or boolean");
     return v.dump();
   };
-  if (opt->get_type_size() == 0) {  // a flag without a value
+  if (opt->get_items_expected_max() == 0) {  // a flag without a value (CLI11 2: expected(0))
     require(value.is_boolean(), file + ": '" + key + "' is a flag: use true or false");
     return value.get<bool>() ? std::vector<std::string>{flag} : std::vector<std::string>{};
   }

@@ -13,6 +13,29 @@
 #include "cli/common.h"
 #include "core/error.h"
 
+namespace {
+
+// The error contract is one line: fold any line breaks of a message into "; ".
+std::string one_line(std::string message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
+  for (size_t pos; (pos = message.find('\n')) != std::string::npos;) message.replace(pos, 1, "; ");
+  return message;
+}
+
+// CLI11 reports an unknown command as "A subcommand is required"; name it and the commands.
+void check_command(const CLI::App& app, const std::vector<std::string>& args) {
+  if (args.empty() || args[0].rfind('-', 0) == 0) return;
+  std::string names;
+  for (const auto* sub : app.get_subcommands({})) {
+    if (sub->get_name() == args[0]) return;
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  throw vitnas::InputError("unknown command '" + args[0] + "' (use one of: " + names +
+                           "; see --help)");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   // Keep freed activation buffers in the heap instead of returning them to the OS: glibc's
   // default mmap()s every block over 128 KiB-32 MiB and unmaps it on free, so each forward pass
@@ -33,21 +56,23 @@ int main(int argc, char** argv) {
 
   try {
     std::vector<std::string> args(argv + 1, argv + argc);
+    check_command(app, args);
     args = vitnas::cli::expand_config(app, args);
     std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
     app.parse(args);
     return 0;
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);  // prints help/version, or the parse error
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "error: " << one_line(e.what()) << " (see --help)" << std::endl;
+    return 2;
   } catch (const vitnas::InputError& e) {
-    std::cerr << "error: " << e.what() << std::endl;
+    std::cerr << "error: " << one_line(e.what()) << std::endl;
     return 2;
   } catch (const c10::Error& e) {
-    std::cerr << "error: " << e.what_without_backtrace() << std::endl;
+    std::cerr << "error: " << one_line(e.what_without_backtrace()) << std::endl;
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << std::endl;
+    std::cerr << "error: " << one_line(e.what()) << std::endl;
     return 1;
   }
 }

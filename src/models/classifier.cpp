@@ -25,6 +25,16 @@ Classifier build_model(const ArchSpec& spec, const ModelOptions& options) {
   throw std::logic_error("build_model: unhandled family");
 }
 
+void move_to(torch::nn::Module& module, torch::Device device, torch::Dtype dtype) {
+  torch::NoGradGuard no_grad;
+  module.to(device);
+  auto convert = [&](torch::Tensor& t) {
+    if (t.defined() && t.is_floating_point() && t.scalar_type() != dtype) t.set_data(t.to(dtype));
+  };
+  for (auto& p : module.parameters()) convert(p);
+  for (auto& b : module.buffers()) convert(b);
+}
+
 BNLinearImpl::BNLinearImpl(int64_t in, int64_t out) {
   bn = register_module("bn", torch::nn::BatchNorm1d(in));
   l = register_module("l", torch::nn::Linear(in, out));

@@ -42,6 +42,11 @@ using Classifier = std::shared_ptr<ClassifierImpl>;
 // Validates the spec (InputError naming the JSON path) and builds the network in train mode.
 Classifier build_model(const ArchSpec& spec, const ModelOptions& options = {});
 
+// Moves a module like PyTorch's Module.to(device, dtype): floating-point parameters and buffers
+// take `dtype`, integer buffers (BN's num_batches_tracked, attention bias indices) keep theirs.
+// (LibTorch's Module::to(dtype) would convert those too.)
+void move_to(torch::nn::Module& module, torch::Device device, torch::Dtype dtype);
+
 // BatchNorm1d followed by Linear: EfficientViT's classifier head ("head.bn", "head.l").
 class BNLinearImpl : public torch::nn::Module {
  public:

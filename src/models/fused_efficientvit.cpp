@@ -77,15 +77,13 @@ struct Head {
   AttentionKind kind;
 };
 
-// The attention map of one head for every window: kind(q k^T + bias), scale folded into q.
-Tensor attention(const Tensor& q, const Tensor& k, const Head& h) {
-  if (h.kind == AttentionKind::Softmax && q.device().is_cpu() && q.scalar_type() == torch::kFloat32) {
-    auto scores = torch::bmm(q, k.transpose(1, 2));
-    kernels::bias_softmax_(scores, h.bias);  // bias add and softmax in one pass over the rows
-    return scores;
-  }
-  auto scores = torch::baddbmm(h.bias, q, k.transpose(1, 2));
-  return attention_map_(scores, h.kind);
+// One head over every window: kind(q k^T + bias) v, with the scale folded into q. Softmax heads
+// on CPU run the per-window kernel (one BLAS call per GEMM, fused bias + softmax).
+Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Head& h) {
+  if (h.kind == AttentionKind::Softmax && q.device().is_cpu() && q.scalar_type() == torch::kFloat32)
+    return kernels::window_softmax_attention(q, k, v, h.bias);
+  auto scores = torch::baddbmm(h.bias, q, k.transpose(1, 2));  // (Bw, N, N)
+  return torch::bmm(attention_map_(scores, h.kind), v);        // (Bw, N, v)
 }
 
 // Residual local window attention: x + CGA(windows(x)).
@@ -115,8 +113,7 @@ struct WindowAttentionResidual {
       auto q = h.q_dw(qkv.narrow(3, 0, h.key_dim)).reshape({Bw, N, h.key_dim});
       auto k = qkv.narrow(3, h.key_dim, h.key_dim).reshape({Bw, N, h.key_dim});
       auto v = qkv.narrow(3, 2 * h.key_dim, h.v_dim).reshape({Bw, N, h.v_dim});
-      auto scores = attention(q, k, h);  // (Bw, N, N)
-      feat = torch::bmm(scores, v).view({Bw, R, R, h.v_dim});
+      feat = attend(q, k, v, h).view({Bw, R, R, h.v_dim});  // (Bw, N, v) -> (Bw, R, R, v)
       outs.push_back(feat);
     }
     auto y = proj(torch::cat(outs, 3).relu_());  // (Bw, R, R, C)
@@ -192,14 +189,15 @@ std::function<Tensor(const Tensor&)> residual_step(const ResidualImpl& res) {
 FusedEfficientViT::FusedEfficientViT(EfficientViTImpl& model) {
   torch::NoGradGuard no_grad;
 
-  // Stem: full 3x3 stride-2 convs, ReLU between them. They stay NCHW: with 3..32 input
-  // channels oneDNN is faster on NCHW than channels-last here (4.7 vs 6.0 ms for M0's stem,
-  // batch 16); the small last map is then transposed once into channels-last rows.
+  // Stem: full 3x3 stride-2 convs, ReLU between them. oneDNN runs them faster channels-last
+  // (M5's stem, batch 16: 24.8 vs 31.2 ms), except for the narrowest stems, where converting
+  // the images costs more than it saves (M0: 5.2 ms NCHW vs 5.9 ms channels-last).
   std::vector<FusedConv> stem;
   for (const auto& child : model.patch_embed->children())
     if (auto* c = child->as<Conv2dBNImpl>()) stem.push_back(c->fuse());
-  steps_.push_back({"patch_embed", [stem](const Tensor& images) {
-                      Tensor t = images;
+  const bool channels_last = !stem.empty() && stem[0].weight.size(0) >= 16;
+  steps_.push_back({"patch_embed", [stem, channels_last](const Tensor& images) {
+                      Tensor t = channels_last ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
                       for (size_t i = 0; i < stem.size(); ++i) {
                         t = stem[i](t);
                         if (i + 1 < stem.size()) t.relu_();

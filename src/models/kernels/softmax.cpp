@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -31,14 +32,14 @@ inline float exp_nonpositive(float x) {
   return p * scale;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void softmax_rows(float* s, const float* bias, int64_t rows, int64_t n, int64_t bias_rows) {
-  for (int64_t i = 0; i < rows; ++i) {
-    float* row = s + i * n;
-    const float* b = bias ? bias + (i % bias_rows) * n : nullptr;
-    if (b) {
+// row = softmax(row + bias) in place. kN > 0 fixes the row length at compile time (the windows
+// of EfficientViT have 49 and 16 tokens), so the loops unroll into a few full-width vectors.
+template <int64_t kN>
+inline void bias_softmax_row(float* row, const float* bias, int64_t runtime_n) {
+    const int64_t n = kN > 0 ? kN : runtime_n;
+    if (bias) {
 #pragma omp simd
-      for (int64_t j = 0; j < n; ++j) row[j] += b[j];
+      for (int64_t j = 0; j < n; ++j) row[j] += bias[j];
     }
     float m = row[0];
 #pragma omp simd reduction(max : m)
@@ -52,10 +53,74 @@ void softmax_rows(float* s, const float* bias, int64_t rows, int64_t n, int64_t 
     const float inv = 1.0f / sum;
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+}
+
+template <int64_t kN>
+inline void softmax_rows_n(float* s, const float* bias, int64_t rows, int64_t n, int64_t bias_rows) {
+  for (int64_t i = 0; i < rows; ++i)
+    bias_softmax_row<kN>(s + i * n, bias ? bias + (i % bias_rows) * n : nullptr, n);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void softmax_rows(float* s, const float* bias, int64_t rows, int64_t n, int64_t bias_rows) {
+  switch (n) {
+    case 49: return softmax_rows_n<49>(s, bias, rows, n, bias_rows);  // 7x7 windows
+    case 16: return softmax_rows_n<16>(s, bias, rows, n, bias_rows);  // 4x4 windows
+    default: return softmax_rows_n<0>(s, bias, rows, n, bias_rows);
   }
 }
 
+#ifdef VITNAS_HAVE_BLAS
+extern "C" void sgemm_(const char* transa, const char* transb, const int* m, const int* n,
+                       const int* k, const float* alpha, const float* a, const int* lda,
+                       const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
+
+// C (m x n) = op(A) op(B), column-major, through the system BLAS (the one LibTorch uses).
+void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float* c, int64_t ldc) {
+  const int mi = int(m), ni = int(n), ki = int(k), la = int(lda), lb = int(ldb), lc = int(ldc);
+  const float one = 1.0f, zero = 0.0f;
+  sgemm_(&ta, &tb, &mi, &ni, &ki, &one, a, &la, b, &lb, &zero, c, &lc);
+}
+#endif
+
 }  // namespace
+
+torch::Tensor window_softmax_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                       const torch::Tensor& v, const torch::Tensor& bias) {
+  auto ok = [](const torch::Tensor& t) {
+    return t.dim() == 3 && t.scalar_type() == torch::kFloat32 && t.device().is_cpu() &&
+           t.stride(2) == 1;
+  };
+  TORCH_CHECK(ok(q) && ok(k) && ok(v),
+              "window_softmax_attention: q, k, v must be float32 CPU (B, N, C), unit channel stride");
+  const int64_t B = q.size(0), n = q.size(1), d = q.size(2), e = v.size(2);
+  TORCH_CHECK(k.size(0) == B && v.size(0) == B && k.size(1) == n && v.size(1) == n && k.size(2) == d,
+              "window_softmax_attention: q, k, v shapes disagree");
+  TORCH_CHECK(bias.is_contiguous() && bias.scalar_type() == torch::kFloat32 && bias.size(0) == n &&
+                  bias.size(1) == n,
+              "window_softmax_attention: bias must be a contiguous float32 (N, N)");
+#ifdef VITNAS_HAVE_BLAS
+  auto out = torch::empty({B, n, e}, q.options());
+  std::vector<float> scores(size_t(n * n));
+  const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b) {
+    // BLAS is column-major, where a row-major (r x c) matrix is its (c x r) transpose.
+    // scores^T = k q^T (N x N)
+    gemm('T', 'N', n, n, d, kp + b * k.stride(0), k.stride(1), qp + b * q.stride(0), q.stride(1),
+         scores.data(), n);
+    softmax_rows(scores.data(), bias.data_ptr<float>(), n, n, n);
+    // out^T = v^T scores^T (e x N)
+    gemm('N', 'N', e, n, n, vp + b * v.stride(0), v.stride(1), scores.data(), n, op + b * n * e, e);
+  }
+  return out;
+#else  // no system BLAS to call directly (e.g. LibTorch with MKL linked in): ATen's bmm
+  auto scores = torch::bmm(q, k.transpose(1, 2));
+  bias_softmax_(scores, bias);
+  return torch::bmm(scores, v);
+#endif
+}
 
 void bias_softmax_(torch::Tensor& scores, const torch::Tensor& bias) {
   TORCH_CHECK(scores.dim() == 3 && scores.is_contiguous() && scores.scalar_type() == torch::kFloat32 &&

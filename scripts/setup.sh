@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every system package vitnas needs on Debian 12 (run as root, or with sudo available),
+# and checks that LibTorch will use OpenBLAS: without it matmuls fall back to the reference BLAS
+# and run ~15x slower.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  cmake g++ ninja-build                      # build
+  libtorch-dev libopenblas0-openmp libblas-dev  # LibTorch 1.13 (CPU) and a fast BLAS
+  nlohmann-json3-dev libspdlog-dev libcli11-dev # JSON, logging, command line
+  catch2                                     # tests (Catch2 v2)
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# libblas.so.3 is chosen through Debian's alternatives: make sure it is OpenBLAS.
+alt=libblas.so.3-x86_64-linux-gnu
+openblas=/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
+if [ "$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)" != "$(readlink -f "$openblas")" ]; then
+  $SUDO update-alternatives --set "$alt" "$openblas"
+fi
+echo "setup: BLAS is $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"

@@ -1,0 +1,392 @@
+// End-to-end tests of the vitnas binary: exit codes (0 success, 2 bad input, 1 other failure),
+// the one-line "error: ..." contract on stderr, and the outputs of info, bench and forward.
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/arch_spec.h"
+#include "core/safetensors.h"
+#include "models/classifier.h"
+#include "models/weights.h"
+
+namespace fs = std::filesystem;
+namespace st = vitnas::safetensors;
+using Catch::Contains;
+using Catch::StartsWith;
+using nlohmann::json;
+
+namespace {
+
+// A per-process scratch folder, removed when the test binary exits.
+struct Scratch {
+  fs::path dir = fs::temp_directory_path() / ("vitnas_cli_" + std::to_string(::getpid()));
+  Scratch() { fs::create_directories(dir); }
+  ~Scratch() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+std::string temp_path(const std::string& name) {
+  static Scratch scratch;
+  return (scratch.dir / name).string();
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// One run of the binary: its exit code and what it printed.
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+
+  // Bad input: exit 2 with exactly one line on stderr, "error: ...".
+  bool is_input_error() const {
+    return code == 2 && err.rfind("error: ", 0) == 0 &&
+           std::count(err.begin(), err.end(), '\n') == 1 && err.back() == '\n';
+  }
+  json out_json() const { return json::parse(out); }
+};
+
+// Runs `vitnas ARGS` (ARGS is shell text: quote paths with q()).
+CliRun run_cli(const std::string& args) {
+  const std::string out = temp_path("stdout.txt"), err = temp_path("stderr.txt");
+  const std::string cmd =
+      std::string("'") + VITNAS_CLI_PATH + "' " + args + " >'" + out + "' 2>'" + err + "'";
+  const int status = std::system(cmd.c_str());
+  CliRun r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_text(out);
+  r.err = read_text(err);
+  return r;
+}
+
+std::string q(const std::string& s) { return "'" + s + "'"; }
+
+// The m0 preset as JSON, edited by `edit`, written to a file; returns the path.
+template <typename Edit>
+std::string m0_variant(const std::string& name, Edit edit) {
+  json j = vitnas::arch_to_json(vitnas::preset("m0"));
+  edit(j);
+  const std::string path = temp_path(name);
+  write_text(path, j.dump(2));
+  return path;
+}
+
+// Default-initialised weights of a preset, written once per process.
+std::string weights_of(const std::string& preset) {
+  const std::string path = temp_path(preset + ".weights.safetensors");
+  if (!fs::exists(path)) {
+    torch::manual_seed(0);
+    vitnas::save_weights(*vitnas::build_model(vitnas::preset(preset)), path);
+  }
+  return path;
+}
+
+st::TensorList m0_state() {
+  return st::load(weights_of("m0")).tensors;
+}
+
+std::string input_file() {
+  const std::string path = temp_path("x.safetensors");
+  if (!fs::exists(path)) {
+    torch::manual_seed(1);
+    st::save(path, {{"x", torch::randn({1, 3, 224, 224})}});
+  }
+  return path;
+}
+
+std::string forward_args(const std::string& weights, const std::string& input,
+                         const std::string& output, const std::string& arch = "m0") {
+  return "forward --arch " + arch + " --weights " + q(weights) + " --input " + q(input) +
+         " --output " + q(output);
+}
+
+}  // namespace
+
+TEST_CASE("cli: help, unknown commands and flags", "[cli]") {
+  SECTION("--help") {
+    for (const char* args : {"--help", "info --help", "bench --help", "forward --help"}) {
+      INFO(args);
+      const CliRun r = run_cli(args);
+      CHECK(r.code == 0);
+      CHECK_THAT(r.out, Contains("--"));
+    }
+  }
+  SECTION("unknown subcommand") {
+    const CliRun r = run_cli("bogus");
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains("bogus"));
+  }
+  SECTION("no subcommand") { CHECK(run_cli("").is_input_error()); }
+  SECTION("unknown flag") {
+    const CliRun r = run_cli("info --arch m0 --bogus");
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains("--bogus"));
+  }
+  SECTION("missing --arch") {
+    const CliRun r = run_cli("info");
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains("--arch"));
+  }
+  SECTION("a value that does not convert") {
+    const CliRun r = run_cli("bench --arch m0 --batch abc");
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains("--batch"));
+  }
+}
+
+TEST_CASE("cli: info", "[cli]") {
+  SECTION("m0 as JSON") {
+    const CliRun r = run_cli("info --arch m0 --json");
+    REQUIRE(r.code == 0);
+    const json j = r.out_json();
+    CHECK(j.at("params").get<int64_t>() == 2349436);
+    CHECK(j.at("macs").get<double>() == Approx(79.19e6).epsilon(0.005));
+    CHECK(j.at("name") == "m0");
+  }
+  SECTION("deit_tiny as text") {
+    const CliRun r = run_cli("info --arch deit_tiny");
+    CHECK(r.code == 0);
+    CHECK_THAT(r.out, Contains("total:"));
+  }
+}
+
+TEST_CASE("cli: bad architectures are one-line input errors naming the file and path", "[cli]") {
+  SECTION("edited m0 files") {
+    struct Case {
+      std::string file, expect;
+    };
+    std::vector<Case> cases;
+
+    const std::string malformed = temp_path("malformed.json");
+    write_text(malformed, "{\"family\": \"efficientvit\", ");
+    cases.push_back({malformed, "malformed JSON"});
+
+    // m0's first stage has 4 heads on width 64; 3 heads do not divide it.
+    cases.push_back({m0_variant("heads3.json",
+                                [](json& j) {
+                                  j["stages"][0]["blocks"][0]["attention"]["heads"].erase(0);
+                                }),
+                     "stages[0].blocks[0].attention.heads: 3 heads do not divide"});
+    cases.push_back({m0_variant("vdim.json",
+                                [](json& j) {
+                                  j["stages"][0]["blocks"][0]["attention"]["heads"][1]["v_dim"] = 8;
+                                }),
+                     "stages[0].blocks[0].attention.heads[1].v_dim"});
+    cases.push_back({m0_variant("kind.json",
+                                [](json& j) {
+                                  j["stages"][1]["blocks"][0]["attention"]["heads"][0]["kind"] =
+                                      "linear";
+                                }),
+                     "stages[1].blocks[0].attention.heads[0].kind"});
+    cases.push_back({m0_variant("width0.json", [](json& j) { j["stages"][1]["embed_dim"] = 0; }),
+                     "stages[1].embed_dim"});
+    cases.push_back({m0_variant("stem.json", [](json& j) { j["stem"] = json::array(); }), "stem: "});
+    cases.push_back(
+        {m0_variant("window0.json", [](json& j) { j["stages"][2]["window"] = 0; }),
+         "stages[2].window"});
+
+    for (const auto& c : cases) {
+      INFO(c.file << " -> " << c.expect);
+      const CliRun r = run_cli("info --arch " + q(c.file));
+      CHECK(r.is_input_error());
+      CHECK_THAT(r.err, Contains(c.file));
+      CHECK_THAT(r.err, Contains(c.expect));
+      CHECK(r.out.empty());
+    }
+  }
+  SECTION("the unedited preset file loads") {
+    const std::string ok = m0_variant("m0.json", [](json&) {});
+    const CliRun r = run_cli("info --json --arch " + q(ok));
+    REQUIRE(r.code == 0);
+    CHECK(r.out_json().at("params").get<int64_t>() == 2349436);
+  }
+  SECTION("neither a preset nor a file") {
+    const CliRun r = run_cli("info --arch m9_missing");
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains("m9_missing"));
+    CHECK_THAT(r.err, Contains("preset"));
+  }
+}
+
+TEST_CASE("cli: forward runs and the fused network agrees", "[cli]") {
+  const std::string w = weights_of("m0"), x = input_file();
+  const std::string y = temp_path("y.safetensors"), yf = temp_path("y_fused.safetensors");
+  const CliRun r = run_cli(forward_args(w, x, y) + " --log-level warn");
+  REQUIRE(r.code == 0);
+  const CliRun rf = run_cli(forward_args(w, x, yf) + " --fused --json");
+  REQUIRE(rf.code == 0);
+  CHECK(rf.out_json().at("shape") == json::array({1, 1000}));
+
+  const st::File out = st::load(y), out_fused = st::load(yf);
+  REQUIRE(out.tensors.size() == 1);
+  REQUIRE(out_fused.tensors.size() == 1);
+  CHECK(out.tensors[0].first == "logits");
+  const torch::Tensor logits = out.tensors[0].second, logits_fused = out_fused.tensors[0].second;
+  CHECK(logits.sizes() == torch::IntArrayRef({1, 1000}));
+  CHECK(logits_fused.sizes() == torch::IntArrayRef({1, 1000}));
+  CHECK(torch::allclose(logits, logits_fused, /*rtol=*/0, /*atol=*/1e-4));
+  CHECK(out_fused.metadata.at("network") == "fused");
+}
+
+TEST_CASE("cli: forward rejects bad weights and inputs", "[cli]") {
+  const std::string w = weights_of("m0"), x = input_file(), y = temp_path("y_bad.safetensors");
+  const st::TensorList state = m0_state();
+  REQUIRE(state.size() > 2);
+
+  // Runs forward and checks the one-line error mentions every string in `expect`.
+  auto expect_input_error = [&](const std::string& args, std::vector<std::string> expect) {
+    const CliRun r = run_cli(args);
+    INFO(args << "\nstderr: " << r.err);
+    CHECK(r.is_input_error());
+    for (const auto& e : expect) CHECK_THAT(r.err, Contains(e));
+    CHECK_FALSE(fs::exists(y));
+  };
+
+  SECTION("missing key") {
+    st::TensorList s = state;
+    const std::string key = s[1].first;
+    s.erase(s.begin() + 1);
+    const std::string path = temp_path("missing.safetensors");
+    st::save(path, s);
+    expect_input_error(forward_args(path, x, y), {path, key, "missing"});
+  }
+  SECTION("extra key") {
+    st::TensorList s = state;
+    s.emplace_back("head.extra.weight", torch::zeros({3}));
+    const std::string path = temp_path("extra.safetensors");
+    st::save(path, s);
+    expect_input_error(forward_args(path, x, y), {path, "head.extra.weight"});
+  }
+  SECTION("mis-shaped key") {
+    st::TensorList s = state;
+    const std::string key = s[0].first;
+    s[0].second = torch::zeros({s[0].second.numel() + 1});
+    const std::string path = temp_path("shape.safetensors");
+    st::save(path, s);
+    expect_input_error(forward_args(path, x, y), {path, key, "shape"});
+  }
+  SECTION("truncated file") {
+    const std::string bytes = read_text(w);
+    const std::string path = temp_path("truncated.safetensors");
+    write_text(path, bytes.substr(0, bytes.size() / 2));
+    expect_input_error(forward_args(path, x, y), {path});
+  }
+  SECTION("huge header length") {
+    std::string bytes = read_text(w);
+    for (int i = 0; i < 8; ++i) bytes[size_t(i)] = char(0x7f);
+    const std::string path = temp_path("huge_header.safetensors");
+    write_text(path, bytes);
+    expect_input_error(forward_args(path, x, y), {path, "header length"});
+  }
+  SECTION("missing weights file") {
+    const std::string path = temp_path("nope.safetensors");
+    expect_input_error(forward_args(path, x, y), {path});
+  }
+  SECTION("weights of another architecture") {
+    expect_input_error(forward_args(weights_of("m1"), x, y), {weights_of("m1")});
+  }
+  SECTION("input with the wrong shape") {
+    const std::string path = temp_path("x_small.safetensors");
+    st::save(path, {{"x", torch::zeros({1, 3, 112, 112})}});
+    expect_input_error(forward_args(w, path, y), {path, "(B, 3, 224, 224)"});
+  }
+  SECTION("several input tensors and no --input-key") {
+    const std::string path = temp_path("x_two.safetensors");
+    st::save(path, {{"a", torch::zeros({1, 3, 224, 224})}, {"b", torch::zeros({1, 3, 224, 224})}});
+    expect_input_error(forward_args(w, path, y), {path, "--input-key"});
+    SECTION("and --input-key picks one") {
+      CHECK(run_cli(forward_args(w, path, y) + " --input-key b").code == 0);
+      fs::remove(y);
+    }
+  }
+  SECTION("--input-key that does not exist") {
+    expect_input_error(forward_args(w, x, y) + " --input-key nope", {x, "'nope'"});
+  }
+}
+
+TEST_CASE("cli: --config files", "[cli]") {
+  const std::string config = temp_path("config.json");
+  write_text(config, R"({"arch": "m0", "json": true})");
+
+  SECTION("a config supplies the flags") {
+    const CliRun r = run_cli("info --config " + q(config));
+    REQUIRE(r.code == 0);
+    CHECK(r.out_json().at("params").get<int64_t>() == 2349436);
+  }
+  SECTION("the command line overrides the config") {
+    const CliRun r = run_cli("info --config " + q(config) + " --arch m1");
+    REQUIRE(r.code == 0);
+    CHECK(r.out_json().at("params").get<int64_t>() == 2980560);
+  }
+  SECTION("an unknown key") {
+    const std::string bad = temp_path("config_unknown.json");
+    write_text(bad, R"({"arch": "m0", "batchsize": 4})");
+    const CliRun r = run_cli("info --config " + q(bad));
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains(bad));
+    CHECK_THAT(r.err, Contains("batchsize"));
+  }
+  SECTION("a malformed config") {
+    const std::string bad = temp_path("config_malformed.json");
+    write_text(bad, R"({"arch": "m0",)");
+    const CliRun r = run_cli("info --config " + q(bad));
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains(bad));
+  }
+  SECTION("a missing config") {
+    const std::string missing = temp_path("config_missing.json");
+    const CliRun r = run_cli("info --config " + q(missing));
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains(missing));
+  }
+}
+
+TEST_CASE("cli: bench", "[cli]") {
+  SECTION("a short run prints JSON") {
+    const CliRun r = run_cli("bench --arch m0 --seconds 0.2 --warmup 0 --batch 2 --json");
+    REQUIRE(r.code == 0);
+    const json j = r.out_json();
+    CHECK(j.at("img_per_s").get<double>() > 0);
+    CHECK(j.at("batch") == 2);
+    CHECK(j.at("arch") == "m0");
+  }
+  SECTION("--device cuda without CUDA") {
+    if (!torch::cuda::is_available()) {
+      const CliRun r = run_cli("bench --arch m0 --device cuda");
+      CHECK(r.is_input_error());
+      CHECK_THAT(r.err, Contains("--device"));
+    }
+  }
+  SECTION("an unknown device") {
+    const CliRun r = run_cli("bench --arch m0 --device tpu");
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains("--device"));
+  }
+  SECTION("--threads 0") {
+    const CliRun r = run_cli("bench --arch m0 --threads 0");
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains("--threads"));
+  }
+}
