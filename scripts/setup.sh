@@ -11,7 +11,7 @@ PACKAGES=(
   cmake g++ ninja-build                      # build
   libtorch-dev libopenblas0-openmp libblas-dev  # LibTorch 1.13 (CPU) and a fast BLAS
   nlohmann-json3-dev libspdlog-dev libcli11-dev # JSON, logging, command line
-  catch2                                     # tests (Catch2 v2)
+  catch2 libbenchmark-dev                    # tests (Catch2 v2), micro-benchmarks
 )
 
 missing=()

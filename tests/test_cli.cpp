@@ -372,6 +372,29 @@ TEST_CASE("cli: bench", "[cli]") {
     CHECK(j.at("batch") == 2);
     CHECK(j.at("arch") == "m0");
   }
+  SECTION("several architectures, the baseline and a per-step profile") {
+    const CliRun r = run_cli(
+        "bench --arch m0,m1 --seconds 0.2 --warmup 0 --rounds 1 --batch 2 --baseline --profile --json");
+    REQUIRE(r.code == 0);
+    const json j = r.out_json();
+    REQUIRE(j.is_array());
+    REQUIRE(j.size() == 2);
+    CHECK(j[1].at("arch") == "m1");
+    CHECK(j[0].at("speedup").get<double>() > 0);
+    CHECK(j[0].at("baseline").at("img_per_s").get<double>() > 0);
+    const auto& steps = j[0].at("steps");
+    REQUIRE(steps.size() > 3);
+    CHECK(steps.front().at("name") == "patch_embed");
+    CHECK(steps.back().at("name") == "head");
+    bool has_mixer = false;
+    for (const auto& s : steps) has_mixer = has_mixer || s.at("name") == "blocks1.0.mixer";
+    CHECK(has_mixer);
+  }
+  SECTION("--profile needs the fused efficientvit network") {
+    const CliRun r = run_cli("bench --arch vit_7_4_32 --seconds 0.1 --warmup 0 --profile");
+    CHECK(r.is_input_error());
+    CHECK_THAT(r.err, Contains("--profile"));
+  }
   SECTION("--device cuda without CUDA") {
     if (!torch::cuda::is_available()) {
       const CliRun r = run_cli("bench --arch m0 --device cuda");

@@ -137,6 +137,7 @@ TEST_CASE("rows come in forward order and sum to the totals", "[complexity]") {
                                           "blocks3.1", "blocks3.2", "blocks3.3", "blocks3.4",
                                           "blocks3.5", "head"});
   CHECK(row(m0, "blocks2.1").type == "patch_merging");
+  CHECK(row(m0, "patch_embed").resolution == 224);  // rows report their input side
   CHECK(row(m0, "blocks2.1").resolution == 14);
   CHECK(row(m0, "blocks2.2").resolution == 7);
   CHECK(row(m0, "blocks3.0").type == "subsample_ffn");

@@ -218,3 +218,18 @@ TEST_CASE("the official-form baseline (BN replaced in place) equals the unfused 
   CHECK(max_abs_diff(official_fused(*model)->forward(x), reference) < 1e-5);
   CHECK(max_abs_diff(model->forward(x), reference) == 0.0);  // the model itself is untouched
 }
+
+TEST_CASE("move_to changes floating tensors only, like PyTorch's Module.to", "[models]") {
+  auto model = build_model(preset("m0"));
+  move_to(*model, torch::kCPU, torch::kFloat64);
+  for (const auto& [name, t] : state_dict(*model)) {
+    INFO(name);
+    const bool integer = name.find("num_batches_tracked") != std::string::npos ||
+                         name.find("attention_bias_idxs") != std::string::npos;
+    CHECK(t.scalar_type() == (integer ? torch::kInt64 : torch::kFloat64));
+  }
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto y = model->forward(torch::randn({1, 3, 224, 224}, torch::kFloat64));
+  CHECK(y.scalar_type() == torch::kFloat64);
+}

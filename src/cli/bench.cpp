@@ -2,7 +2,9 @@
 // grad, warm-up, timed iterations). --baseline also times the official network form (every
 // Conv2d_BN replaced by its folded conv, as the official speed test does) in the same run,
 // interleaved round by round, and prints the speedup.
+#include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -13,7 +15,9 @@
 #include "core/error.h"
 #include "models/inference.h"
 #include "models/weights.h"
+#include "models/fused_efficientvit.h"
 #include "profile/benchmark.h"
+#include "profile/step_profile.h"
 
 namespace vitnas::cli {
 
@@ -28,7 +32,7 @@ struct BenchCliOptions {
   int64_t res = 0;    // 0: the architecture's img_size
   double seconds = 60.0, warmup = 10.0;
   int rounds = 3;
-  bool baseline = false, unfused = false;
+  bool baseline = false, unfused = false, profile = false;
 };
 
 nlohmann::json to_json(const BenchResult& r) {
@@ -56,6 +60,9 @@ nlohmann::json bench_one(const std::string& arch, const BenchCliOptions& o,
   move_to(*model, device, dtype);
   std::unique_ptr<InferenceNet> net = o.unfused ? unfused(model) : fuse(*model);
   std::unique_ptr<InferenceNet> base = o.baseline ? official_fused(*model) : nullptr;
+  const auto* fused = dynamic_cast<const FusedEfficientViT*>(net.get());
+  require(!o.profile || fused != nullptr,
+          "--profile: per-step times exist for the fused efficientvit network only");
 
   BenchOptions bo;
   bo.batch = o.batch;
@@ -100,7 +107,41 @@ nlohmann::json bench_one(const std::string& arch, const BenchCliOptions& o,
     j["baseline"] = to_json(b);
     j["speedup"] = r.img_per_s / b.img_per_s;
   }
+  if (o.profile) {
+    auto x = torch::randn({o.batch, spec.in_chans, spec.img_size, spec.img_size}).to(device, dtype);
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& s : profile_steps(*fused, x, 20))
+      steps.push_back({{"name", s.name}, {"median_ms", s.median_ms}});
+    j["steps"] = steps;
+  }
   return j;
+}
+
+// "stem", "dw", "ffn", "mixer", "subsample" (a subsample's DW/FFN pair), "patch_merging", "head".
+std::string step_kind(const std::string& name) {
+  const auto dots = std::count(name.begin(), name.end(), '.');
+  if (dots == 0) return name == "patch_embed" ? "stem" : name;
+  if (dots == 1) return "patch_merging";  // "blocksK.1"
+  std::string part = name.substr(name.rfind('.') + 1);
+  part.erase(std::remove_if(part.begin(), part.end(), ::isdigit), part.end());
+  return part.empty() ? "subsample" : part;  // "blocksK.0.1" vs "blocksK.3.ffn0"
+}
+
+// Per-step table, then the total per kind of step.
+void print_profile(const nlohmann::json& steps) {
+  std::map<std::string, double> by_kind;
+  double total = 0;
+  std::printf("%-24s %9s\n", "step", "ms");
+  for (const auto& s : steps) {
+    const auto name = s["name"].get<std::string>();
+    const double ms = s["median_ms"].get<double>();
+    std::printf("%-24s %9.3f\n", name.c_str(), ms);
+    by_kind[step_kind(name)] += ms;
+    total += ms;
+  }
+  std::printf("total %.2f ms:", total);
+  for (const auto& [kind, ms] : by_kind) std::printf("  %s %.2f", kind.c_str(), ms);
+  std::printf("\n");
 }
 
 void run_bench(BenchCliOptions o) {
@@ -135,6 +176,12 @@ void run_bench(BenchCliOptions o) {
   }
   std::printf("(%s, %d thread(s), batch %lld, %s; img/s = batch / median iteration time)\n",
               o.device.c_str(), o.threads, static_cast<long long>(o.batch), o.dtype.c_str());
+  for (const auto& j : rows)
+    if (j.contains("steps")) {
+      std::printf("\n%s, time per step of the fused network (median of 20 batches):\n",
+                  j["arch"].get<std::string>().c_str());
+      print_profile(j["steps"]);
+    }
 }
 
 }  // namespace
@@ -157,6 +204,7 @@ void register_bench(CLI::App& root) {
   sub->add_option("--rounds", o->rounds, "timed rounds (interleaved with --baseline)")->capture_default_str();
   sub->add_flag("--baseline", o->baseline, "also time the official network form and print the speedup");
   sub->add_flag("--unfused", o->unfused, "time the unfused eval network instead of the fused one");
+  sub->add_flag("--profile", o->profile, "also time each step of the fused network (where the time goes)");
   add_common_options(*sub, o->common);
   sub->callback([o] { run_bench(*o); });
 }

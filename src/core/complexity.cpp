@@ -142,8 +142,9 @@ Cost classifier_head(int64_t dim, int64_t classes, bool distillation) {
 void efficientvit_rows(const ArchSpec& spec, Complexity& out) {
   const EfficientViTSpec& e = spec.efficientvit;
   int side = spec.img_size;
-  add_row(out, "patch_embed", "stem", side, spec.in_chans, e.stem.back(),
-          std::to_string(e.stem.size()) + " stride-2 convs", efficientvit_stem(spec, side));
+  const Cost stem = efficientvit_stem(spec, side);  // moves side to the first stage's
+  add_row(out, "patch_embed", "stem", spec.img_size, spec.in_chans, e.stem.back(),
+          std::to_string(e.stem.size()) + " stride-2 convs", stem);
 
   int prev_dim = e.stem.back();
   for (size_t i = 0; i < e.stages.size(); ++i) {
