@@ -11,6 +11,7 @@
 #include "core/arch_spec.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "fixtures.h"
 
 using nlohmann::json;
 using namespace vitnas;
@@ -36,33 +37,6 @@ std::string parse_error(const json& j) {
 
 json m0_json() { return arch_to_json(preset("m0")); }
 json vit_json() { return arch_to_json(preset("vit_7_4_32")); }
-
-// A spec exercising what the presets do not: a stem of 2, two FFNs before, independent heads
-// with free v_dim, mixed kinds, an attention-free block, a stage that is only its downsample.
-const char* kCustomSpec = R"({
-  "family": "efficientvit", "name": "custom", "img_size": 32, "in_chans": 3, "num_classes": 10,
-  "distillation": true,
-  "stem": [16, 32],
-  "stages": [
-    {"embed_dim": 32, "window": 4, "downsample": null, "blocks": [
-      {"ffn_before": [64, 48],
-       "attention": {"cascade": false, "heads": [
-         {"key_dim": 8, "v_dim": 24, "kernel": 3, "kind": "softmax"},
-         {"key_dim": 8, "v_dim": 8, "kernel": 1, "kind": "relu_softmax"}]},
-       "ffn_after": [64]},
-      {"ffn_before": [64], "attention": null, "ffn_after": []}]},
-    {"embed_dim": 48, "window": 4,
-     "downsample": {"ffn_before": [64], "hidden": 96, "ffn_after": []},
-     "blocks": [
-      {"ffn_before": [],
-       "attention": {"cascade": true, "heads": [
-         {"key_dim": 16, "v_dim": 16, "kernel": 3, "kind": "scaling"},
-         {"key_dim": 16, "v_dim": 16, "kernel": 5, "kind": "softmax"},
-         {"key_dim": 16, "v_dim": 16, "kernel": 3, "kind": "relu_softmax"}]},
-       "ffn_after": [96]}]},
-    {"embed_dim": 64, "window": 7,
-     "downsample": {"ffn_before": [], "hidden": 128, "ffn_after": [128]},
-     "blocks": []}]})";
 
 std::string temp_path(const std::string& stem) {
   return "/tmp/vitnas_test_arch_" + stem + "_" + std::to_string(::getpid()) + ".json";
@@ -198,7 +172,7 @@ TEST_CASE("enum names", "[arch]") {
 // ---- the hand-written custom spec ------------------------------------------------------
 
 TEST_CASE("a custom spec with non-preset features parses and round trips", "[arch]") {
-  const json j = json::parse(kCustomSpec);
+  const json j = json::parse(test::kCustomSpec);
   const ArchSpec spec = arch_from_json(j);
   CHECK(spec.distillation);
   CHECK(stem_stride(spec) == 4);

@@ -13,6 +13,7 @@
 
 #include "core/arch_spec.h"
 #include "core/complexity.h"
+#include "fixtures.h"
 
 using namespace vitnas;
 
@@ -188,32 +189,9 @@ TEST_CASE("distillation doubles the classifier head", "[complexity]") {
   CHECK(row(complexity(deit), "head").params == 2 * 192 + 2 * (192 * 1000 + 1000));
 }
 
-// The custom spec of test_arch_spec.cpp, checked term by term.
+// The shared custom spec (tests/fixtures.h), checked term by term.
 TEST_CASE("a custom spec's rows match hand arithmetic", "[complexity]") {
-  const char* text = R"({
-    "family": "efficientvit", "name": "custom", "img_size": 32, "in_chans": 3, "num_classes": 10,
-    "distillation": true, "stem": [16, 32],
-    "stages": [
-      {"embed_dim": 32, "window": 4, "downsample": null, "blocks": [
-        {"ffn_before": [64, 48],
-         "attention": {"cascade": false, "heads": [
-           {"key_dim": 8, "v_dim": 24, "kernel": 3, "kind": "softmax"},
-           {"key_dim": 8, "v_dim": 8, "kernel": 1, "kind": "relu_softmax"}]},
-         "ffn_after": [64]},
-        {"ffn_before": [64], "attention": null, "ffn_after": []}]},
-      {"embed_dim": 48, "window": 4,
-       "downsample": {"ffn_before": [64], "hidden": 96, "ffn_after": []},
-       "blocks": [
-        {"ffn_before": [],
-         "attention": {"cascade": true, "heads": [
-           {"key_dim": 16, "v_dim": 16, "kernel": 3, "kind": "scaling"},
-           {"key_dim": 16, "v_dim": 16, "kernel": 5, "kind": "softmax"},
-           {"key_dim": 16, "v_dim": 16, "kernel": 3, "kind": "relu_softmax"}]},
-         "ffn_after": [96]}]},
-      {"embed_dim": 64, "window": 7,
-       "downsample": {"ffn_before": [], "hidden": 128, "ffn_after": [128]},
-       "blocks": []}]})";
-  const Complexity c = complexity(arch_from_json(nlohmann::json::parse(text)));
+  const Complexity c = complexity(arch_from_json(nlohmann::json::parse(test::kCustomSpec)));
 
   std::vector<std::string> names;
   for (const auto& b : c.blocks) names.push_back(b.name);
