@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "models/kernels/softmax.h"
+#include "models/kernels/stem_conv.h"
 
 namespace {
 
@@ -87,6 +88,25 @@ void BM_Pointwise_BLAS(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * p.rows.size(0) * 64 * 128 * state.iterations(), benchmark::Counter::kIsRate);
 }
 
+// M0's first stem conv: 3 -> 8 channels, 224 -> 112, with bias and ReLU.
+struct Stem {
+  Tensor x = torch::randn({16, 3, 224, 224});
+  Tensor w = torch::randn({8, 3, 3, 3});
+  Tensor b = torch::randn({8});
+};
+
+void BM_StemConv_ATen(benchmark::State& state) {
+  Stem s;
+  for (auto _ : state) benchmark::DoNotOptimize(torch::conv2d(s.x, s.w, s.b, 2, 1).relu_());
+}
+
+void BM_StemConv_vitnas(benchmark::State& state) {
+  Stem s;
+  for (auto _ : state) benchmark::DoNotOptimize(vitnas::kernels::stem_conv3x3_s2(s.x, s.w, s.b, true));
+}
+
+BENCHMARK(BM_StemConv_ATen)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StemConv_vitnas)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Softmax_ATen)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Softmax_vitnas)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_WindowAttention_ATen)->Unit(benchmark::kMicrosecond);

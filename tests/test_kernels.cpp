@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "models/kernels/softmax.h"
+#include "models/kernels/stem_conv.h"
 
 TEST_CASE("bias_softmax_ equals softmax(scores + bias)", "[kernels]") {
   torch::manual_seed(0);
@@ -38,4 +39,19 @@ TEST_CASE("window_softmax_attention equals softmax(q k^T + bias) v on strided sl
     CHECK(out.sizes() == expected.sizes());
     CHECK((out - expected).abs().max().item<double>() < 1e-5);
   }
+}
+
+TEST_CASE("stem_conv3x3_s2 equals conv2d(stride 2, padding 1) [+ ReLU]", "[kernels]") {
+  torch::manual_seed(2);
+  for (auto [cin, cout, side] : std::vector<std::array<int64_t, 3>>{{3, 8, 224}, {3, 16, 31}, {1, 8, 5}, {4, 24, 18}}) {
+    INFO(cin << " -> " << cout << " at " << side);
+    auto x = torch::randn({2, cin, side, side});
+    auto w = torch::randn({cout, cin, 3, 3});
+    auto b = torch::randn({cout});
+    REQUIRE(vitnas::kernels::stem_conv_supported(x, w));
+    auto expected = torch::conv2d(x, w, b, 2, 1);
+    CHECK((vitnas::kernels::stem_conv3x3_s2(x, w, b, false) - expected).abs().max().item<double>() < 1e-4);
+    CHECK((vitnas::kernels::stem_conv3x3_s2(x, w, b, true) - expected.relu()).abs().max().item<double>() < 1e-4);
+  }
+  CHECK_FALSE(vitnas::kernels::stem_conv_supported(torch::randn({1, 3, 8, 8}), torch::randn({12, 3, 3, 3})));
 }

@@ -6,6 +6,7 @@
 #include "models/cascaded_group_attention.h"
 #include "models/ffn.h"
 #include "models/kernels/softmax.h"
+#include "models/kernels/stem_conv.h"
 #include "models/patch_merging.h"
 #include "models/residual.h"
 
@@ -200,8 +201,14 @@ FusedEfficientViT::FusedEfficientViT(EfficientViTImpl& model) {
   steps_.push_back({"patch_embed", [stem, channels_last](const Tensor& images) {
                       Tensor t = channels_last ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
                       for (size_t i = 0; i < stem.size(); ++i) {
+                        const bool relu = i + 1 < stem.size();
+                        // The RGB conv: vitnas's kernel is ~2x oneDNN's (microbench StemConv).
+                        if (i == 0 && !channels_last && kernels::stem_conv_supported(t, stem[0].weight)) {
+                          t = kernels::stem_conv3x3_s2(t, stem[0].weight, stem[0].bias, relu);
+                          continue;
+                        }
                         t = stem[i](t);
-                        if (i + 1 < stem.size()) t.relu_();
+                        if (relu) t.relu_();
                       }
                       return t.permute({0, 2, 3, 1}).contiguous();  // (B, r, r, C1)
                     }});
