@@ -83,7 +83,7 @@ struct Head {
 Tensor attend(const Tensor& q, const Tensor& k, const Tensor& v, const Head& h) {
   if (h.kind == AttentionKind::Softmax && q.device().is_cpu() && q.scalar_type() == torch::kFloat32)
     return kernels::window_softmax_attention(q, k, v, h.bias);
-  // (bmm + add_: baddbmm with a broadcast bias is ~9x slower in LibTorch 1.13 on CPU)
+  // (bmm + add_: baddbmm with a broadcast bias is several times slower in LibTorch 1.13 on CPU)
   auto scores = torch::bmm(q, k.transpose(1, 2)).add_(h.bias);  // (Bw, N, N)
   return torch::bmm(attention_map_(scores, h.kind), v);         // (Bw, N, v)
 }
