@@ -1,7 +1,28 @@
 // Test data shared by several test files.
 #pragma once
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
 namespace vitnas::test {
+
+// A file path in a per-process scratch folder (parallel test processes do not collide); the
+// folder is removed when the test binary exits.
+inline std::string scratch_path(const std::string& name) {
+  namespace fs = std::filesystem;
+  struct Scratch {
+    fs::path dir = fs::temp_directory_path() / ("vitnas_test_" + std::to_string(::getpid()));
+    Scratch() { fs::create_directories(dir); }
+    ~Scratch() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  };
+  static Scratch scratch;
+  return (scratch.dir / name).string();
+}
 
 // A spec exercising what the presets do not: a stem of 2, two FFNs before, independent heads
 // with free v_dim, mixed kinds, an attention-free block, a stage that is only its downsample.

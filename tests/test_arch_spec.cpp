@@ -39,7 +39,7 @@ json m0_json() { return arch_to_json(preset("m0")); }
 json vit_json() { return arch_to_json(preset("vit_7_4_32")); }
 
 std::string temp_path(const std::string& stem) {
-  return "/tmp/vitnas_test_arch_" + stem + "_" + std::to_string(::getpid()) + ".json";
+  return vitnas::test::scratch_path("arch_" + stem + ".json");
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include "core/arch_spec.h"
 #include "core/safetensors.h"
+#include "fixtures.h"
 #include "models/classifier.h"
 #include "models/weights.h"
 
@@ -30,19 +31,8 @@ using nlohmann::json;
 
 namespace {
 
-// A per-process scratch folder, removed when the test binary exits.
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / ("vitnas_cli_" + std::to_string(::getpid()));
-  Scratch() { fs::create_directories(dir); }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
 std::string temp_path(const std::string& name) {
-  static Scratch scratch;
-  return (scratch.dir / name).string();
+  return vitnas::test::scratch_path("cli_" + name);
 }
 
 std::string read_text(const std::string& path) {

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/safetensors.h"
+#include "fixtures.h"
 
 namespace st = vitnas::safetensors;
 namespace fs = std::filesystem;
@@ -17,12 +18,7 @@ using Catch::Contains;
 
 namespace {
 
-// A per-process scratch folder, so parallel test runs do not collide.
-std::string temp_path(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("vitnas_st_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return (dir / name).string();
-}
+std::string temp_path(const std::string& name) { return vitnas::test::scratch_path("st_" + name); }
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
