@@ -380,6 +380,15 @@ TEST_CASE("cli: bench", "[cli]") {
     for (const auto& s : steps) has_mixer = has_mixer || s.at("name") == "blocks1.0.mixer";
     CHECK(has_mixer);
   }
+  SECTION("--arch on the command line replaces the config's list") {
+    const std::string cfg = temp_path("bench_config.json");
+    std::ofstream(cfg) << R"({"arch": "m0,m2", "seconds": 0.1, "warmup": 0, "batch": 1, "json": true})";
+    const CliRun r = run_cli("bench --config " + q(cfg) + " --arch m1");
+    REQUIRE(r.code == 0);
+    const json j = r.out_json();
+    REQUIRE(j.is_object());
+    CHECK(j.at("arch") == "m1");
+  }
   SECTION("--profile needs the fused efficientvit network") {
     const CliRun r = run_cli("bench --arch vit_7_4_32 --seconds 0.1 --warmup 0 --profile");
     CHECK(r.is_input_error());

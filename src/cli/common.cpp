@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -77,9 +78,15 @@ std::vector<std::string> expand_config(const CLI::App& root, std::vector<std::st
     }
     const auto j = read_json_file(file);
     require(j.is_object(), file + ": a config must be a JSON object of flag names");
+    // Flags given on the command line win: their config entries are dropped, not repeated
+    // (so list-valued flags such as bench's --arch are replaced, not extended).
+    std::set<std::string> given;
+    for (const auto& a : args)
+      if (a.rfind("--", 0) == 0) given.insert(a.substr(2, a.find('=') - 2));
     std::vector<std::string> tokens;
     for (const auto& [key, value] : j.items()) {
-      auto t = flag_tokens(file, *sub, key, value);
+      auto t = flag_tokens(file, *sub, key, value);  // validates the key even when overridden
+      if (given.count(key) > 0) continue;
       tokens.insert(tokens.end(), t.begin(), t.end());
     }
     args.insert(args.begin() + 1, tokens.begin(), tokens.end());

@@ -24,9 +24,9 @@ void add_common_options(CLI::App& sub, CommonOptions& common);
 void apply_common_options(const CommonOptions& common);  // sets the spdlog level
 
 // `vitnas CMD --config FILE.json [flags]`: the JSON object's keys are CMD's long flag names
-// ({"arch": "m0", "batch": 32, "json": true}); its values are spliced in before the command
-// line's own flags, so flags on the command line override the file. Unknown keys are an
-// InputError naming the file and key.
+// ({"arch": "m0", "batch": 32, "json": true}); its values are spliced in as flags, except
+// those the command line sets itself, which override the file. Unknown keys are an InputError
+// naming the file and key.
 std::vector<std::string> expand_config(const CLI::App& root, std::vector<std::string> args);
 
 // Validated torch settings.

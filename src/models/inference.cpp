@@ -23,6 +23,13 @@ class EvalModule : public InferenceNet {
   Classifier model_;
 };
 
+// A fresh model of the same spec holding a copy of the weights (the original stays untouched).
+Classifier copy_of(const ClassifierImpl& model) {
+  auto copy = build_model(model.spec());
+  load_state_dict(*copy, state_dict(model), "copy of " + model.spec().name);
+  return copy;
+}
+
 }  // namespace
 
 std::unique_ptr<InferenceNet> fuse(ClassifierImpl& model) {
@@ -31,9 +38,7 @@ std::unique_ptr<InferenceNet> fuse(ClassifierImpl& model) {
       return std::make_unique<FusedEfficientViT>(dynamic_cast<EfficientViTImpl&>(model));
     case Family::ViT: {
       // Nothing to fold (LayerNorm depends on its input); run a copy in eval mode.
-      auto copy = build_model(model.spec());
-      load_state_dict(*copy, state_dict(model), "fuse");
-      return std::make_unique<EvalModule>(copy);
+      return std::make_unique<EvalModule>(copy_of(model));
     }
   }
   throw std::logic_error("fuse: unhandled family");
@@ -45,8 +50,7 @@ std::unique_ptr<InferenceNet> unfused(const Classifier& model) {
 }
 
 std::unique_ptr<InferenceNet> official_fused(const ClassifierImpl& model) {
-  auto copy = build_model(model.spec());
-  load_state_dict(*copy, state_dict(model), "official_fused");
+  auto copy = copy_of(model);
   copy->eval();
   for (auto& m : copy->modules()) {
     if (auto* c = m->as<Conv2dBNImpl>()) c->fold_batchnorm();

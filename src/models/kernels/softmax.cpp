@@ -36,23 +36,23 @@ inline float exp_nonpositive(float x) {
 // of EfficientViT have 49 and 16 tokens), so the loops unroll into a few full-width vectors.
 template <int64_t kN>
 inline void bias_softmax_row(float* row, const float* bias, int64_t runtime_n) {
-    const int64_t n = kN > 0 ? kN : runtime_n;
-    if (bias) {
+  const int64_t n = kN > 0 ? kN : runtime_n;
+  if (bias) {
 #pragma omp simd
-      for (int64_t j = 0; j < n; ++j) row[j] += bias[j];
-    }
-    float m = row[0];
+    for (int64_t j = 0; j < n; ++j) row[j] += bias[j];
+  }
+  float m = row[0];
 #pragma omp simd reduction(max : m)
-    for (int64_t j = 0; j < n; ++j) m = std::max(m, row[j]);
-    float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) m = std::max(m, row[j]);
+  float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; ++j) {
-      row[j] = exp_nonpositive(row[j] - m);
-      sum += row[j];
-    }
-    const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; ++j) {
+    row[j] = exp_nonpositive(row[j] - m);
+    sum += row[j];
+  }
+  const float inv = 1.0f / sum;
 #pragma omp simd
-    for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+  for (int64_t j = 0; j < n; ++j) row[j] *= inv;
 }
 
 template <int64_t kN>

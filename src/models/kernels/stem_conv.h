@@ -1,8 +1,8 @@
 // The first conv of a stem: 3x3, stride 2, padding 1, few input channels (RGB), a bias and an
-// optional ReLU, NCHW in and out. oneDNN reaches only ~48 GFLOP/s on it (3 input channels give
-// it nothing to vectorise over); this kernel vectorises over output columns instead, with eight
-// output channels accumulated in registers per 16-column strip, on rows de-interleaved into
-// even and odd columns so every tap is a contiguous load.
+// optional ReLU, NCHW in and out. oneDNN reaches only ~42 GFLOP/s on it (microbench StemConv:
+// 3 input channels give it nothing to vectorise over); this kernel vectorises over output
+// columns instead, with eight output channels accumulated in registers per 16-column strip, on
+// rows de-interleaved into even and odd columns so every tap is a contiguous load.
 #pragma once
 
 #include <torch/types.h>
