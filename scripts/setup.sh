@@ -10,7 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   cmake g++ ninja-build                      # build
   libtorch-dev libopenblas0-openmp libblas-dev  # LibTorch 1.13 (CPU) and a fast BLAS
-  nlohmann-json3-dev libspdlog-dev libcli11-dev # JSON, logging, command line
+  nlohmann-json3-dev libspdlog-dev libcli11-dev libeigen3-dev # JSON, logging, command line, least squares
   catch2 libbenchmark-dev                    # tests (Catch2 v2), micro-benchmarks
 )
 

@@ -19,6 +19,7 @@
 
 #include "core/arch_spec.h"
 #include "core/safetensors.h"
+#include "cli_runner.h"
 #include "fixtures.h"
 #include "models/classifier.h"
 #include "models/weights.h"
@@ -28,50 +29,17 @@ namespace st = vitnas::safetensors;
 using Catch::Contains;
 using Catch::StartsWith;
 using nlohmann::json;
+using vitnas::test::CliRun;
+using vitnas::test::q;
+using vitnas::test::read_text;
+using vitnas::test::run_cli;
+using vitnas::test::write_text;
 
 namespace {
 
 std::string temp_path(const std::string& name) {
   return vitnas::test::scratch_path("cli_" + name);
 }
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-// One run of the binary: its exit code and what it printed.
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-
-  // Bad input: exit 2 with exactly one line on stderr, "error: ...".
-  bool is_input_error() const {
-    return code == 2 && err.rfind("error: ", 0) == 0 &&
-           std::count(err.begin(), err.end(), '\n') == 1 && err.back() == '\n';
-  }
-  json out_json() const { return json::parse(out); }
-};
-
-// Runs `vitnas ARGS` (ARGS is shell text: quote paths with q()).
-CliRun run_cli(const std::string& args) {
-  const std::string out = temp_path("stdout.txt"), err = temp_path("stderr.txt");
-  const std::string cmd =
-      std::string("'") + VITNAS_CLI_PATH + "' " + args + " >'" + out + "' 2>'" + err + "'";
-  const int status = std::system(cmd.c_str());
-  CliRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_text(out);
-  r.err = read_text(err);
-  return r;
-}
-
-std::string q(const std::string& s) { return "'" + s + "'"; }
 
 // The m0 preset as JSON, edited by `edit`, written to a file; returns the path.
 template <typename Edit>

@@ -8,5 +8,7 @@ namespace vitnas::cli {
 void register_info(CLI::App& root);
 void register_bench(CLI::App& root);
 void register_forward(CLI::App& root);
+void register_profile(CLI::App& root);
+void register_latency(CLI::App& root);
 
 }  // namespace vitnas::cli

@@ -60,12 +60,19 @@ std::vector<std::string> flag_tokens(const std::string& file, const CLI::App& su
 }  // namespace
 
 std::vector<std::string> expand_config(const CLI::App& root, std::vector<std::string> args) {
-  if (args.empty()) return args;
-  const CLI::App* sub = nullptr;
-  for (const auto* s : root.get_subcommands({}))
-    if (s->get_name() == args[0]) sub = s;
-  if (sub == nullptr) return args;
-  for (size_t i = 1; i < args.size(); ++i) {
+  // The (possibly nested: `latency predict`) subcommand the flags belong to.
+  const CLI::App* sub = &root;
+  size_t first = 0;  // first argument after the subcommand names
+  while (first < args.size()) {
+    const CLI::App* next = nullptr;
+    for (const auto* s : sub->get_subcommands({}))
+      if (s->get_name() == args[first]) next = s;
+    if (next == nullptr) break;
+    sub = next;
+    ++first;
+  }
+  if (sub == &root) return args;
+  for (size_t i = first; i < args.size(); ++i) {
     std::string file;
     if (args[i] == "--config" && i + 1 < args.size()) {
       file = args[i + 1];
@@ -89,7 +96,7 @@ std::vector<std::string> expand_config(const CLI::App& root, std::vector<std::st
       if (given.count(key) > 0) continue;
       tokens.insert(tokens.end(), t.begin(), t.end());
     }
-    args.insert(args.begin() + 1, tokens.begin(), tokens.end());
+    args.insert(args.begin() + long(first), tokens.begin(), tokens.end());
     break;
   }
   return args;

@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   vitnas::cli::register_info(app);
   vitnas::cli::register_bench(app);
   vitnas::cli::register_forward(app);
+  vitnas::cli::register_profile(app);
+  vitnas::cli::register_latency(app);
 
   try {
     std::vector<std::string> args(argv + 1, argv + argc);

@@ -1,9 +1,9 @@
-// EfficientViT with every BatchNorm folded, for inference. Activations live as channels-last
-// maps (B, H, W, C), so each 1x1 conv is one GEMM over all B*H*W tokens (addmm), depthwise convs
-// run channels-last, and window partition is a single copy. Exact rewrites on top of BN folding:
-// a residual depthwise conv x + dw(x) becomes one conv with 1 added at the kernel centre; the
-// attention scale key_dim^-0.5 is folded into q's depthwise conv; the relative-position bias is
-// added by the score GEMM itself (baddbmm).
+// EfficientViT with every BatchNorm folded, for inference: a chain of the ops in fused_ops.h.
+// Activations live as channels-last maps (B, H, W, C), so each 1x1 conv is one oneDNN GEMM over
+// all B*H*W tokens, depthwise convs run channels-last, and window partition is a single copy.
+// Exact rewrites on top of BN folding: a residual depthwise conv x + dw(x) becomes one conv with
+// 1 added at the kernel centre; the attention scale key_dim^-0.5 is folded into q's depthwise
+// conv; a distillation head is averaged into the classifier.
 #pragma once
 
 #include <functional>

@@ -1,0 +1,176 @@
+// vitnas profile --device cpu|cuda|mpc (--space S.json | --arch A ...) --out T.json: builds a
+// latency table. cpu/cuda: every op signature the space (or the archs) can produce is measured
+// in the fused inference form, then a few whole networks calibrate the sum; the table is saved
+// as it grows and --resume continues it. mpc: the table records the analytic cost model (cost
+// table and network profile); nothing is measured.
+#include <cstdio>
+#include <random>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/search_space.h"
+#include "profile/mpc_cost.h"
+#include "profile/profile_job.h"
+#include "profile/space_signatures.h"
+
+namespace vitnas::cli {
+
+namespace {
+
+struct ProfileCliOptions {
+  CommonOptions common;
+  std::string device = "cpu", space, out, dtype = "float32";
+  std::vector<std::string> archs;
+  int threads = 1;
+  int batch = 0;  // 0: 16 on CPU, 256 on CUDA, 1 for MPC
+  bool resume = false;
+  double seconds = 0.25;     // timed seconds per op
+  int calibration_nets = 12;  // random networks of the space measured whole (besides its presets)
+  uint64_t seed = 0;
+  // mpc
+  std::string network = "wan", costs;
+  double bandwidth_mbit = 0, rtt_ms = 0;
+};
+
+// The networks the calibration is fitted on: the presets the space contains, then random
+// samples (seeded) until `count` more.
+std::vector<ArchSpec> calibration_networks(const SearchSpace& space, int count, uint64_t seed) {
+  std::vector<ArchSpec> nets;
+  for (const auto& name : preset_names()) {
+    const ArchSpec p = preset(name);
+    if (p.family == Family::EfficientViT && contains(space, p)) nets.push_back(p);
+  }
+  std::mt19937_64 rng(seed);
+  for (int i = 0, tries = 0; i < count && tries < 100 * count; ++tries) {
+    ArchSpec a = sample(space, rng);
+    a.name = "calib-" + std::to_string(i);
+    bool seen = false;
+    for (const auto& n : nets) seen = seen || n == a;
+    if (seen) continue;
+    nets.push_back(a);
+    ++i;
+  }
+  return nets;
+}
+
+NetworkProfile network_of(const ProfileCliOptions& o) {
+  if (o.bandwidth_mbit > 0 || o.rtt_ms > 0) {
+    require(o.bandwidth_mbit > 0 && o.rtt_ms >= 0,
+            "--bandwidth-mbit must be > 0 and --rtt-ms >= 0 (give both)");
+    return custom_network(o.bandwidth_mbit, o.rtt_ms);
+  }
+  return network_profile(o.network);
+}
+
+void profile_mpc(const ProfileCliOptions& o, const std::vector<ArchSpec>& archs) {
+  require(!std::filesystem::exists(o.out) || o.resume,
+          o.out + " exists: pass --resume to replace its model, or choose another --out");
+  LatencyTable table;
+  MpcDevice mpc{o.costs.empty() ? crypten_cost_table() : load_cost_table(o.costs), network_of(o), {}};
+  table.device = {"mpc", mpc.costs.name, 1, 1, "fixed-point", "analytic"};
+  for (const auto& a : archs) mpc_cost(a, mpc.costs, mpc.network);  // every arch can be costed
+  table.mpc = mpc;
+  save_table(table, o.out);
+  if (o.common.json) {
+    print_json({{"out", o.out}, {"device", device_to_json(table.device)},
+                {"network", network_to_json(mpc.network)}});
+    return;
+  }
+  std::printf("wrote %s: 2-party MPC, cost table '%s', network %s (%.0f Mbit/s, %.1f ms RTT)\n",
+              o.out.c_str(), mpc.costs.name.c_str(), mpc.network.name.c_str(),
+              mpc.network.bandwidth_bits_per_s / 1e6, mpc.network.rtt_s * 1e3);
+}
+
+void run_profile_cli(ProfileCliOptions o) {
+  apply_common_options(o.common);
+  require(!o.out.empty(), "--out: name the latency table file to write");
+  require(o.space.empty() != o.archs.empty(), "give either --space or --arch");
+  std::vector<ArchSpec> archs;
+  for (const auto& a : o.archs) archs.push_back(load_arch(a));
+  std::optional<SearchSpace> space;
+  if (!o.space.empty()) space = load_space(o.space);
+
+  if (o.device == "mpc") {
+    profile_mpc(o, archs);
+    return;
+  }
+
+  set_threads(o.threads);
+  const torch::Device device = parse_device(o.device);
+  require(o.dtype == "float32" || (o.dtype == "float16" && device.is_cuda()),
+          "--dtype: float32, or float16 with --device cuda");
+  if (o.batch == 0) o.batch = device.is_cuda() ? 256 : 16;
+  require(o.batch >= 1, "--batch must be >= 1");
+  require(o.seconds > 0, "--seconds must be > 0");
+  require(o.calibration_nets >= 0, "--calibration-nets must be >= 0");
+
+  ProfileJob job;
+  job.out = o.out;
+  job.resume = o.resume;
+  job.device = device;
+  job.dtype = o.dtype == "float16" ? torch::kFloat16 : torch::kFloat32;
+  job.info = current_device(device.is_cuda() ? "cuda" : "cpu", o.threads, o.batch, o.dtype,
+                            device.is_cuda() ? device.index() : 0);
+  job.op_timing.seconds = o.seconds;
+
+  const auto signatures = space ? space_signatures(*space, o.batch) : arch_signatures(archs, o.batch);
+  const auto nets = space ? calibration_networks(*space, o.calibration_nets, o.seed) : archs;
+  spdlog::info("profile {}: {} ({} threads, batch {}), {} op signatures, {} calibration networks",
+               o.out, job.info.model, o.threads, o.batch, signatures.size(), nets.size());
+
+  Progress bar("profile");
+  const LatencyTable table =
+      run_profile(job, signatures, nets, [&](double f, const std::string&) { bar.update(f); });
+
+  double worst_spread = 0;
+  for (const auto& [key, e] : table.entries) worst_spread = std::max(worst_spread, e.spread);
+  const auto& c = table.calibration;
+  if (o.common.json) {
+    nlohmann::json j = {{"out", o.out}, {"device", device_to_json(table.device)},
+                        {"entries", table.entries.size()}, {"networks", table.networks.size()}};
+    if (c) j["calibration"] = {{"constant_ms", c->constant_ms}, {"scale", c->scale}, {"fit_mape", c->fit_mape}};
+    print_json(j);
+    return;
+  }
+  std::printf("wrote %s: %zu entries, %zu calibration networks (%s, %d thread(s), batch %d)\n",
+              o.out.c_str(), table.entries.size(), table.networks.size(), table.device.model.c_str(),
+              table.device.threads, table.device.batch);
+  if (c)
+    std::printf("calibration: %.3f ms + %.3f x stem + %.3f x conv + %.3f x attention (fit MAPE %.2f%%)\n",
+                c->constant_ms, c->scale[0], c->scale[1], c->scale[2], c->fit_mape);
+}
+
+}  // namespace
+
+void register_profile(CLI::App& root) {
+  auto o = std::make_shared<ProfileCliOptions>();
+  auto* sub = root.add_subcommand("profile", "measure every block a space or arch can produce into a latency table");
+  sub->add_option("--device", o->device, "cpu, cuda[:N] or mpc")->capture_default_str();
+  sub->add_option("--space", o->space, "search-space JSON (every block it can produce)");
+  sub->add_option("--arch", o->archs, "preset or ArchSpec JSON; several: m0,m1,...")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub->add_option("--out", o->out, "latency table JSON to write")->required();
+  sub->add_flag("--resume", o->resume, "continue an interrupted table (same device)");
+  sub->add_option("--threads", o->threads, "intra-op CPU threads")->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size (default 16 on CPU, 256 on CUDA, 1 for MPC)");
+  sub->add_option("--dtype", o->dtype, "float32, or float16 on CUDA")->capture_default_str();
+  sub->add_option("--seconds", o->seconds, "timed seconds per op")->capture_default_str();
+  sub->add_option("--calibration-nets", o->calibration_nets,
+                  "random networks of the space measured whole to calibrate (besides its presets)")
+      ->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed of the calibration networks")->capture_default_str();
+  sub->add_option("--network", o->network, "mpc: lan or wan")->capture_default_str();
+  sub->add_option("--bandwidth-mbit", o->bandwidth_mbit, "mpc: custom bandwidth, Mbit/s");
+  sub->add_option("--rtt-ms", o->rtt_ms, "mpc: custom round-trip time, ms");
+  sub->add_option("--costs", o->costs, "mpc: cost table JSON (default: CrypTen, REFERENCE.md)");
+  add_common_options(*sub, o->common);
+  sub->callback([o] { run_profile_cli(*o); });
+}
+
+}  // namespace vitnas::cli

@@ -1,0 +1,528 @@
+// Search spaces: JSON <-> SearchSpace, validation, sampling and membership.
+//
+// Reading follows arch_spec.cpp: strict types, unknown keys rejected, every error message starts
+// with the JSON path of the offending value. The one leniency: a choice list may be written as a
+// single value. Sampling draws rng() % n rather than using std::uniform_int_distribution, whose
+// algorithm differs between standard libraries, so a seed names the same samples everywhere.
+#include "core/search_space.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <initializer_list>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/io.h"
+
+namespace vitnas {
+
+using nlohmann::json;
+
+namespace {
+
+// ---- paths and typed reads (the same conventions as arch_spec.cpp) ---------------------
+
+std::string key_path(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+std::string index_path(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw InputError((path.empty() ? "(root)" : path) + ": " + what);
+}
+
+std::string describe(const json& v) {
+  if (v.is_object()) return "an object";
+  if (v.is_array()) return "an array";
+  return v.dump();
+}
+
+int as_int(const json& v, const std::string& path) {
+  if (!v.is_number_integer()) fail(path, "expected an integer, got " + describe(v));
+  const bool fits = v.is_number_unsigned()
+                        ? v.get<uint64_t>() <= uint64_t{INT_MAX}
+                        : v.get<int64_t>() >= INT_MIN && v.get<int64_t>() <= INT_MAX;
+  if (!fits) fail(path, "integer out of range, got " + v.dump());
+  return v.get<int>();
+}
+
+double as_number(const json& v, const std::string& path) {
+  if (!v.is_number()) fail(path, "expected a number, got " + describe(v));
+  return v.get<double>();
+}
+
+bool as_bool(const json& v, const std::string& path) {
+  if (!v.is_boolean()) fail(path, "expected true or false, got " + describe(v));
+  return v.get<bool>();
+}
+
+std::string as_string(const json& v, const std::string& path) {
+  if (!v.is_string()) fail(path, "expected a string, got " + describe(v));
+  return v.get<std::string>();
+}
+
+constexpr AttentionKind kAllKinds[] = {AttentionKind::Softmax, AttentionKind::ReluSoftmax,
+                                       AttentionKind::Scaling};
+
+// arch_spec.cpp keeps its name lookup private; to_string is the shared source of the names.
+AttentionKind as_kind(const json& v, const std::string& path) {
+  const std::string name = as_string(v, path);
+  std::string valid;
+  for (AttentionKind k : kAllKinds) {
+    if (to_string(k) == name) return k;
+    valid += (valid.empty() ? "" : ", ") + to_string(k);
+  }
+  fail(path, "unknown kind \"" + name + "\" (valid: " + valid + ")");
+}
+
+// A list of choices; a lone value stands for a one-element list.
+template <typename Read>
+auto as_list(const json& v, const std::string& path, Read read) {
+  std::vector<decltype(read(v, path))> out;
+  if (!v.is_array()) {
+    out.push_back(read(v, path));
+    return out;
+  }
+  for (size_t i = 0; i < v.size(); ++i) out.push_back(read(v[i], index_path(path, i)));
+  return out;
+}
+
+// One JSON object being read; unknown keys are rejected up front.
+class Object {
+ public:
+  Object(const json& j, std::string path, std::initializer_list<const char*> allowed)
+      : j_(j), path_(std::move(path)) {
+    if (!j_.is_object()) fail(path_, "expected an object, got " + describe(j_));
+    for (const auto& item : j_.items()) {
+      if (std::find_if(allowed.begin(), allowed.end(),
+                       [&](const char* k) { return item.key() == k; }) == allowed.end()) {
+        std::string valid;
+        for (const char* k : allowed) valid += (valid.empty() ? "" : ", ") + std::string(k);
+        fail(key_path(path_, item.key()), "unknown key (valid: " + valid + ")");
+      }
+    }
+  }
+
+  std::string path(const std::string& key) const { return key_path(path_, key); }
+  bool has(const std::string& key) const { return j_.contains(key); }
+  const json& required(const std::string& key) const {
+    if (!has(key)) fail(path(key), "missing");
+    return j_.at(key);
+  }
+  template <typename Read>
+  auto list(const std::string& key, Read read) const {
+    return as_list(required(key), path(key), read);
+  }
+
+ private:
+  const json& j_;
+  std::string path_;
+};
+
+// ---- parsing ---------------------------------------------------------------------------
+
+const char* const kDownsampleKeys[] = {"downsample_ratio", "downsample_ffn_before",
+                                       "downsample_ffn_after"};
+
+StageChoices parse_stage(const json& j, const std::string& path, size_t index) {
+  const Object o(j, path,
+                 {"embed_dim", "depth", "window", "heads", "key_dim", "kernel", "kinds", "cascade",
+                  "attention", "ffn_ratio", "ffn_before", "ffn_after", "downsample_ratio",
+                  "downsample_ffn_before", "downsample_ffn_after"});
+  StageChoices c;
+  c.embed_dim = o.list("embed_dim", as_int);
+  c.depth = o.list("depth", as_int);
+  // One window per stage; [7] is accepted like 7 so every key may be written as a list.
+  const auto windows = o.list("window", as_int);
+  if (windows.size() != 1) fail(o.path("window"), "expected one window side per stage");
+  c.window = windows[0];
+  c.heads = o.list("heads", as_int);
+  c.key_dim = o.list("key_dim", as_int);
+  c.kernel = o.list("kernel", as_int);
+  c.kinds = o.list("kinds", as_kind);
+  c.cascade = o.list("cascade", as_bool);
+  c.attention = o.list("attention", as_bool);
+  c.ffn_ratio = o.list("ffn_ratio", as_number);
+  c.ffn_before = o.list("ffn_before", as_int);
+  c.ffn_after = o.list("ffn_after", as_int);
+  if (index == 0) {
+    for (const char* key : kDownsampleKeys) {
+      if (o.has(key)) fail(o.path(key), "must be absent for the first stage (the stem feeds it)");
+    }
+    return c;
+  }
+  c.downsample_ratio = o.list("downsample_ratio", as_number);
+  c.downsample_ffn_before = o.list("downsample_ffn_before", as_int);
+  c.downsample_ffn_after = o.list("downsample_ffn_after", as_int);
+  return c;
+}
+
+// ---- validation ------------------------------------------------------------------------
+
+// A set of choices: at least one, none repeated (a repeat would skew uniform sampling).
+template <typename T>
+void require_choices(const std::vector<T>& v, const std::string& path) {
+  if (v.empty()) fail(path, "must not be empty (list at least one choice)");
+  for (size_t i = 0; i < v.size(); ++i) {
+    for (size_t k = 0; k < i; ++k) {
+      if (v[i] == v[k]) fail(index_path(path, i), "repeats an earlier choice");
+    }
+  }
+}
+
+void require_at_least(const std::vector<int>& v, int min, const std::string& path) {
+  require_choices(v, path);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] < min)
+      fail(index_path(path, i), "must be >= " + std::to_string(min) + ", got " +
+                                    std::to_string(v[i]));
+  }
+}
+
+// Ratios must give a usable width (>= 1 channel, no int overflow) at every width they scale.
+void require_ratios(const std::vector<double>& v, const std::vector<int>& widths,
+                    const std::string& path) {
+  require_choices(v, path);
+  for (size_t i = 0; i < v.size(); ++i) {
+    for (int w : widths) {
+      const double x = v[i] * w;
+      if (!(x >= 0.5) || x > 1e9)  // !(>=) also catches NaN
+        fail(index_path(path, i), "ratio " + json(v[i]).dump() + " gives an unusable width at " +
+                                      std::to_string(w) + " channels");
+    }
+  }
+}
+
+void validate_stage(const StageChoices& c, size_t index, const std::vector<int>& prev_widths,
+                    const std::string& path) {
+  const auto p = [&](const char* key) { return key_path(path, key); };
+  require_at_least(c.embed_dim, 1, p("embed_dim"));
+  require_at_least(c.depth, 1, p("depth"));
+  if (c.window < 1) fail(p("window"), "must be >= 1, got " + std::to_string(c.window));
+  require_at_least(c.heads, 1, p("heads"));
+  require_at_least(c.key_dim, 1, p("key_dim"));
+  require_at_least(c.kernel, 1, p("kernel"));
+  for (size_t i = 0; i < c.kernel.size(); ++i) {
+    if (c.kernel[i] % 2 == 0)
+      fail(index_path(p("kernel"), i), "must be odd (pad k/2 keeps the size), got " +
+                                           std::to_string(c.kernel[i]));
+  }
+  require_choices(c.kinds, p("kinds"));
+  require_choices(c.cascade, p("cascade"));
+  require_choices(c.attention, p("attention"));
+  require_ratios(c.ffn_ratio, c.embed_dim, p("ffn_ratio"));
+  require_at_least(c.ffn_before, 0, p("ffn_before"));
+  require_at_least(c.ffn_after, 0, p("ffn_after"));
+  // Heads split the width into equal chunks, so every width needs a head count that divides it.
+  for (int w : c.embed_dim) {
+    if (head_choices(c, w).empty())
+      fail(p("heads"), "no choice divides embed_dim " + std::to_string(w));
+  }
+  if (index == 0) {
+    const bool any = !c.downsample_ratio.empty() || !c.downsample_ffn_before.empty() ||
+                     !c.downsample_ffn_after.empty();
+    if (any)
+      fail(p("downsample_ratio"), "downsample fields must be empty for the first stage");
+    return;
+  }
+  require_ratios(c.downsample_ratio, prev_widths, p("downsample_ratio"));
+  require_at_least(c.downsample_ffn_before, 0, p("downsample_ffn_before"));
+  require_at_least(c.downsample_ffn_after, 0, p("downsample_ffn_after"));
+}
+
+// ---- sampling --------------------------------------------------------------------------
+
+// Every draw consumes exactly one rng() value; the modulo bias is < n / 2^64.
+template <typename T>
+T pick(const std::vector<T>& choices, std::mt19937_64& rng) {
+  return choices[static_cast<size_t>(rng() % choices.size())];
+}
+
+// The hidden widths of `count` FFNs, one ratio drawn per FFN.
+std::vector<int> draw_ffns(int count, const std::vector<double>& ratios, int width,
+                           std::mt19937_64& rng) {
+  std::vector<int> hidden;
+  for (int i = 0; i < count; ++i) hidden.push_back(scaled_width(pick(ratios, rng), width));
+  return hidden;
+}
+
+BlockSpec draw_block(const StageChoices& c, int width, std::mt19937_64& rng) {
+  BlockSpec b;
+  const int n_before = pick(c.ffn_before, rng);
+  const int n_after = pick(c.ffn_after, rng);
+  b.ffn_before = draw_ffns(n_before, c.ffn_ratio, width, rng);
+  b.ffn_after = draw_ffns(n_after, c.ffn_ratio, width, rng);
+  if (!pick(c.attention, rng)) return b;
+  AttentionSpec att;
+  att.cascade = pick(c.cascade, rng);
+  const int heads = pick(head_choices(c, width), rng);
+  for (int h = 0; h < heads; ++h) {
+    HeadSpec head;
+    head.key_dim = pick(c.key_dim, rng);
+    head.v_dim = width / heads;
+    head.kernel = pick(c.kernel, rng);
+    head.kind = pick(c.kinds, rng);
+    att.heads.push_back(head);
+  }
+  b.attention = att;
+  return b;
+}
+
+// ---- membership ------------------------------------------------------------------------
+
+template <typename T>
+bool in(const std::vector<T>& choices, const T& x) {
+  return std::find(choices.begin(), choices.end(), x) != choices.end();
+}
+
+bool ffns_in(const std::vector<int>& hidden, const std::vector<int>& counts,
+             const std::vector<double>& ratios, int width) {
+  if (!in(counts, static_cast<int>(hidden.size()))) return false;
+  const std::vector<int> ok = hidden_choices(ratios, width);
+  return std::all_of(hidden.begin(), hidden.end(), [&](int h) { return in(ok, h); });
+}
+
+bool block_in(const StageChoices& c, int width, const BlockSpec& b) {
+  if (!ffns_in(b.ffn_before, c.ffn_before, c.ffn_ratio, width) ||
+      !ffns_in(b.ffn_after, c.ffn_after, c.ffn_ratio, width))
+    return false;
+  if (!b.attention) return in(c.attention, false);
+  const AttentionSpec& att = *b.attention;
+  const int heads = static_cast<int>(att.heads.size());
+  if (!in(c.attention, true) || !in(c.cascade, att.cascade) || !in(head_choices(c, width), heads))
+    return false;
+  return std::all_of(att.heads.begin(), att.heads.end(), [&](const HeadSpec& h) {
+    return in(c.key_dim, h.key_dim) && h.v_dim == width / heads && in(c.kernel, h.kernel) &&
+           in(c.kinds, h.kind);
+  });
+}
+
+// ---- size ------------------------------------------------------------------------------
+
+// log10(10^a + 10^b) without overflow; -inf is the empty sum.
+double log10_add(double a, double b) {
+  if (std::isinf(a) && a < 0) return b;
+  const double hi = std::max(a, b), lo = std::min(a, b);
+  return hi + std::log10(1.0 + std::pow(10.0, lo - hi));
+}
+
+// Number of FFN lists: sum over counts n of (number of ratios)^n.
+double ffn_lists(const std::vector<int>& counts, size_t ratios) {
+  double n = 0;
+  for (int c : counts) n += std::pow(static_cast<double>(ratios), c);
+  return n;
+}
+
+}  // namespace
+
+// ---- public API ------------------------------------------------------------------------
+
+SearchSpace space_from_json(const json& j) {
+  const Object o(j, "", {"name", "img_size", "in_chans", "num_classes", "stem_divisors", "stages"});
+  SearchSpace s;
+  s.name = as_string(o.required("name"), "name");
+  s.img_size = o.list("img_size", as_int);
+  if (o.has("in_chans")) s.in_chans = as_int(o.required("in_chans"), "in_chans");
+  if (o.has("num_classes")) s.num_classes = as_int(o.required("num_classes"), "num_classes");
+  if (o.has("stem_divisors")) s.stem_divisors = o.list("stem_divisors", as_int);
+  const json& stages = o.required("stages");
+  if (!stages.is_array()) fail("stages", "expected an array, got " + describe(stages));
+  for (size_t i = 0; i < stages.size(); ++i)
+    s.stages.push_back(parse_stage(stages[i], index_path("stages", i), i));
+  validate(s);
+  return s;
+}
+
+json space_to_json(const SearchSpace& s) {
+  json stages = json::array();
+  for (size_t i = 0; i < s.stages.size(); ++i) {
+    const StageChoices& c = s.stages[i];
+    json kinds = json::array(), cascade = json::array(), attention = json::array();
+    for (AttentionKind k : c.kinds) kinds.push_back(to_string(k));
+    for (bool b : c.cascade) cascade.push_back(b);
+    for (bool b : c.attention) attention.push_back(b);
+    json st = {{"embed_dim", c.embed_dim}, {"depth", c.depth},         {"window", c.window},
+               {"heads", c.heads},         {"key_dim", c.key_dim},     {"kernel", c.kernel},
+               {"kinds", kinds},           {"cascade", cascade},       {"attention", attention},
+               {"ffn_ratio", c.ffn_ratio}, {"ffn_before", c.ffn_before},
+               {"ffn_after", c.ffn_after}};
+    if (i > 0) {
+      st["downsample_ratio"] = c.downsample_ratio;
+      st["downsample_ffn_before"] = c.downsample_ffn_before;
+      st["downsample_ffn_after"] = c.downsample_ffn_after;
+    }
+    stages.push_back(st);
+  }
+  return {{"name", s.name},
+          {"img_size", s.img_size},
+          {"in_chans", s.in_chans},
+          {"num_classes", s.num_classes},
+          {"stem_divisors", s.stem_divisors},
+          {"stages", stages}};
+}
+
+SearchSpace load_space(const std::string& path) {
+  const json j = read_json_file(path);
+  try {
+    return space_from_json(j);
+  } catch (const InputError& e) {
+    throw InputError(path + ": " + e.what());  // which file, then which value
+  }
+}
+
+void validate(const SearchSpace& s) {
+  require_at_least(s.img_size, 1, "img_size");
+  if (s.in_chans < 1) fail("in_chans", "must be >= 1, got " + std::to_string(s.in_chans));
+  if (s.num_classes < 1) fail("num_classes", "must be >= 1, got " + std::to_string(s.num_classes));
+  require_at_least(s.stem_divisors, 1, "stem_divisors");
+  // The last stem conv outputs the first stage's width (ArchSpec's rule), so its divisor is 1.
+  if (s.stem_divisors.back() != 1)
+    fail(index_path("stem_divisors", s.stem_divisors.size() - 1),
+         "the last divisor must be 1 (the stem ends at stages[0].embed_dim), got " +
+             std::to_string(s.stem_divisors.back()));
+  if (s.stages.empty()) fail("stages", "needs at least one stage");
+  for (size_t i = 0; i < s.stages.size(); ++i)
+    validate_stage(s.stages[i], i, i > 0 ? s.stages[i - 1].embed_dim : std::vector<int>{},
+                   index_path("stages", i));
+  for (size_t k = 0; k < s.stem_divisors.size(); ++k) {
+    for (int w : s.stages[0].embed_dim) {
+      if (w % s.stem_divisors[k] != 0)
+        fail(index_path("stem_divisors", k),
+             std::to_string(s.stem_divisors[k]) + " does not divide stages[0].embed_dim choice " +
+                 std::to_string(w));
+    }
+  }
+}
+
+ArchSpec sample(const SearchSpace& s, std::mt19937_64& rng) {
+  validate(s);  // an invalid space could divide by an empty list
+  ArchSpec a;
+  a.family = Family::EfficientViT;
+  a.name = "sample";
+  a.img_size = pick(s.img_size, rng);
+  a.in_chans = s.in_chans;
+  a.num_classes = s.num_classes;
+  int prev_width = 0;
+  for (size_t i = 0; i < s.stages.size(); ++i) {
+    const StageChoices& c = s.stages[i];
+    StageSpec st;
+    st.embed_dim = pick(c.embed_dim, rng);
+    st.window = c.window;
+    const int depth = pick(c.depth, rng);
+    if (i > 0) {
+      DownsampleSpec d;
+      d.hidden = scaled_width(pick(c.downsample_ratio, rng), prev_width);
+      const int n_before = pick(c.downsample_ffn_before, rng);
+      const int n_after = pick(c.downsample_ffn_after, rng);
+      d.ffn_before = draw_ffns(n_before, s.stages[i - 1].ffn_ratio, prev_width, rng);
+      d.ffn_after = draw_ffns(n_after, c.ffn_ratio, st.embed_dim, rng);
+      st.downsample = d;
+    }
+    for (int b = 0; b < depth; ++b) st.blocks.push_back(draw_block(c, st.embed_dim, rng));
+    a.efficientvit.stages.push_back(st);
+    prev_width = st.embed_dim;
+  }
+  const int first_width = a.efficientvit.stages[0].embed_dim;
+  for (int d : s.stem_divisors) a.efficientvit.stem.push_back(first_width / d);
+  validate(a);  // a failure here is a bug in this file, not in the space
+  return a;
+}
+
+bool contains(const SearchSpace& s, const ArchSpec& a) {
+  if (a.family != Family::EfficientViT || a.distillation) return false;
+  if (!in(s.img_size, a.img_size) || a.in_chans != s.in_chans || a.num_classes != s.num_classes)
+    return false;
+  const EfficientViTSpec& e = a.efficientvit;
+  if (e.stages.size() != s.stages.size() || e.stem.size() != s.stem_divisors.size()) return false;
+  for (size_t i = 0; i < s.stages.size(); ++i) {
+    const StageChoices& c = s.stages[i];
+    const StageSpec& st = e.stages[i];
+    const int w = st.embed_dim;
+    if (!in(c.embed_dim, w) || st.window != c.window ||
+        !in(c.depth, static_cast<int>(st.blocks.size())))
+      return false;
+    if (i == 0) {
+      if (st.downsample) return false;
+    } else {
+      const int prev = e.stages[i - 1].embed_dim;
+      if (!st.downsample) return false;
+      const DownsampleSpec& d = *st.downsample;
+      if (!in(hidden_choices(c.downsample_ratio, prev), d.hidden) ||
+          !ffns_in(d.ffn_before, c.downsample_ffn_before, s.stages[i - 1].ffn_ratio, prev) ||
+          !ffns_in(d.ffn_after, c.downsample_ffn_after, c.ffn_ratio, w))
+        return false;
+    }
+    for (const BlockSpec& b : st.blocks) {
+      if (!block_in(c, w, b)) return false;
+    }
+  }
+  for (size_t k = 0; k < s.stem_divisors.size(); ++k) {
+    if (e.stem[k] * s.stem_divisors[k] != e.stages[0].embed_dim) return false;
+  }
+  return true;
+}
+
+int scaled_width(double ratio, int width) { return static_cast<int>(std::lround(ratio * width)); }
+
+std::vector<int> hidden_choices(const std::vector<double>& ratios, int width) {
+  std::vector<int> out;
+  for (double r : ratios) out.push_back(scaled_width(r, width));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<int> head_choices(const StageChoices& stage, int embed_dim) {
+  std::vector<int> out;
+  for (int h : stage.heads) {
+    if (h > 0 && embed_dim % h == 0) out.push_back(h);
+  }
+  return out;
+}
+
+std::vector<int> stage_sides(const SearchSpace& s, int img_size) {
+  int side = img_size;
+  for (size_t i = 0; i < s.stem_divisors.size(); ++i) side = downsampled_side(side);
+  std::vector<int> sides;
+  for (size_t i = 0; i < s.stages.size(); ++i) {
+    if (i > 0) side = downsampled_side(side);
+    sides.push_back(side);
+  }
+  return sides;
+}
+
+int64_t space_size_log10(const SearchSpace& s) {
+  const double minus_inf = -INFINITY;
+  double total = std::log10(static_cast<double>(s.img_size.size()));
+  for (size_t i = 0; i < s.stages.size(); ++i) {
+    const StageChoices& c = s.stages[i];
+    const size_t ratios = c.ffn_ratio.size();
+    const double n_false = in(c.attention, false) ? 1 : 0;
+    const double n_true = in(c.attention, true) ? static_cast<double>(c.cascade.size()) : 0;
+    const double per_head =
+        static_cast<double>(c.key_dim.size() * c.kernel.size() * c.kinds.size());
+    double downsample = 0;  // log10 of the downsample's choices; rough: widths treated as fixed
+    if (i > 0) {
+      downsample = std::log10(c.downsample_ratio.size() *
+                              ffn_lists(c.downsample_ffn_before, s.stages[i - 1].ffn_ratio.size()) *
+                              ffn_lists(c.downsample_ffn_after, ratios));
+    }
+    double stage = minus_inf;
+    for (int w : c.embed_dim) {
+      double mixers = 0;
+      for (int h : head_choices(c, w)) mixers += std::pow(per_head, h);
+      const double block = ffn_lists(c.ffn_before, ratios) * ffn_lists(c.ffn_after, ratios) *
+                           (n_false + n_true * mixers);
+      for (int d : c.depth) stage = log10_add(stage, d * std::log10(block) + downsample);
+    }
+    total += stage;
+  }
+  return static_cast<int64_t>(std::llround(total));
+}
+
+}  // namespace vitnas

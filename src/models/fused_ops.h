@@ -1,0 +1,95 @@
+// The ops of the fused EfficientViT inference network (BN folded, channels-last maps
+// (B, H, W, C)). FusedEfficientViT chains them; the latency profiler times each one on its own,
+// built from random weights of the right shapes, so a table entry measures exactly the code the
+// network runs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "core/arch_spec.h"
+#include "models/conv2d_bn.h"
+
+namespace vitnas::fused {
+
+// A 1x1 conv (or linear) with its BN folded. On channels-last maps it runs as a 1x1 conv, which
+// LibTorch hands to oneDNN (about 1.8x the GFLOP/s of the BLAS GEMM on AVX-512 machines); on
+// plain rows (B, in), e.g. after pooling, as one addmm.
+struct Pointwise {
+  torch::Tensor w;   // (out, in, 1, 1)
+  torch::Tensor wt;  // (in, out), for rows
+  torch::Tensor b;   // (out)
+  torch::Tensor operator()(const torch::Tensor& x) const;  // (B, H, W, in) -> (B, H, W, out)
+  torch::Tensor rows(const torch::Tensor& x) const;        // (M, in) -> (M, out)
+};
+Pointwise pointwise(const torch::Tensor& w, const torch::Tensor& b);  // w (out, in[, 1, 1])
+
+// Depthwise conv on channels-last maps (B, H, W, C) -> (B, H', W', C).
+struct Depthwise {
+  torch::Tensor w, b;  // (C, 1, k, k) channels-last, (C)
+  int64_t stride = 1, padding = 0;
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+Depthwise depthwise(const FusedConv& f, double scale = 1.0);
+
+// x + dw(x) == a single depthwise conv whose kernel has 1 added at its centre.
+Depthwise residual_depthwise(FusedConv f);
+
+// Residual FFN: x + pw2(relu(pw1(x))).
+struct FFNResidual {
+  Pointwise pw1, pw2;
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+
+// One head of cascaded group attention on windows: its input (Bw, R, R, chunk) -> (Bw, R, R, v).
+struct AttentionHead {
+  Pointwise qkv;        // chunk -> [q | k | v]
+  Depthwise q_dw;       // with the scale key_dim^-0.5 folded in
+  torch::Tensor bias;   // (N, N) relative-position bias of this head, N = R * R
+  int64_t key_dim = 0, v_dim = 0;
+  AttentionKind kind = AttentionKind::Softmax;
+  torch::Tensor operator()(const torch::Tensor& feat) const;
+};
+
+// Residual local window attention: x + proj(relu(cat(heads(windows(x))))). Split into its
+// frame (partition, projection, window reverse) and its heads, which the profiler times apart.
+struct WindowAttentionResidual {
+  std::vector<AttentionHead> heads;
+  Pointwise proj;
+  bool cascade = true;
+  int64_t window = 7;  // side R of the windows (already capped at the map size)
+
+  torch::Tensor operator()(const torch::Tensor& x) const;
+
+  // (B, H, W, C) -> (B * nH * nW, R, R, C), zero-padded to a multiple of R.
+  torch::Tensor partition(const torch::Tensor& x) const;
+  // Head i's input: its channel chunk of the windows, plus head i-1's output with cascade.
+  torch::Tensor head_input(const torch::Tensor& windows, size_t i, const torch::Tensor& prev) const;
+  // x + reverse(proj(relu(cat(outs)))): the heads' outputs back to (B, H, W, C).
+  torch::Tensor finish(const std::vector<torch::Tensor>& outs, const torch::Tensor& x) const;
+};
+
+// PatchMerging: conv1, ReLU, stride-2 depthwise, ReLU, squeeze-excite, conv3 (not residual).
+struct PatchMergingStep {
+  Pointwise conv1, fc1, fc2, conv3;
+  Depthwise conv2;
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+
+// The stem: 3x3 stride-2 convs with ReLU between them, images (B, C, H, W) -> (B, r, r, C1).
+// oneDNN runs them faster channels-last (M5's stem, batch 16: 24.8 vs 31.2 ms), except for the
+// narrowest stems, where converting the images costs more than it saves (M0: 5.2 vs 5.9 ms).
+struct Stem {
+  std::vector<FusedConv> convs;
+  torch::Tensor operator()(const torch::Tensor& images) const;
+};
+
+// Classifier: mean pool, then the folded BN1d + Linear, (B, r, r, C) -> (B, classes).
+struct Head {
+  Pointwise linear;
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+
+}  // namespace vitnas::fused

@@ -1,0 +1,91 @@
+#include "profile/device_info.h"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/version.h>
+
+#include "core/error.h"
+
+#ifdef VITNAS_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+namespace vitnas {
+
+namespace {
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
+    }
+  return "unknown cpu";
+}
+
+std::string gpu_model(int index) {
+#ifdef VITNAS_WITH_CUDA
+  return at::cuda::getDeviceProperties(index)->name;
+#else
+  (void)index;
+  throw InputError("--device cuda: this build of vitnas has no CUDA (LibTorch without CUDA)");
+#endif
+}
+
+}  // namespace
+
+DeviceInfo current_device(const std::string& kind, int threads, int batch, const std::string& dtype,
+                          int cuda_index) {
+  DeviceInfo d;
+  d.kind = kind;
+  d.threads = threads;
+  d.batch = batch;
+  d.dtype = dtype;
+  d.library = std::string("libtorch ") + TORCH_VERSION;
+  if (kind == "cpu") d.model = cpu_model();
+  else if (kind == "cuda") d.model = gpu_model(cuda_index);
+  else throw InputError("--device: use cpu, cuda or mpc, got '" + kind + "'");
+  return d;
+}
+
+nlohmann::json device_to_json(const DeviceInfo& d) {
+  return {{"kind", d.kind}, {"model", d.model}, {"threads", d.threads}, {"batch", d.batch},
+          {"dtype", d.dtype}, {"library", d.library}};
+}
+
+DeviceInfo device_from_json(const nlohmann::json& j, const std::string& where) {
+  require(j.is_object(), where + ": 'device' must be an object");
+  DeviceInfo d;
+  try {
+    d.kind = j.at("kind").get<std::string>();
+    d.model = j.at("model").get<std::string>();
+    d.threads = j.at("threads").get<int>();
+    d.batch = j.at("batch").get<int>();
+    d.dtype = j.at("dtype").get<std::string>();
+    d.library = j.at("library").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(where + ": device: " + e.what());
+  }
+  require(d.kind == "cpu" || d.kind == "cuda" || d.kind == "mpc",
+          where + ": device.kind must be cpu, cuda or mpc");
+  require(d.threads >= 1 && d.batch >= 1, where + ": device.threads and device.batch must be >= 1");
+  return d;
+}
+
+void require_same_device(const DeviceInfo& table, const DeviceInfo& here, const std::string& what) {
+  auto check = [&](const std::string& field, const std::string& a, const std::string& b) {
+    require(a == b, what + " was made for " + field + " '" + a + "', but this is '" + b +
+                        "': profile this device (vitnas profile) or use its own table");
+  };
+  check("device", table.kind, here.kind);
+  check("model", table.model, here.model);
+  check("threads", std::to_string(table.threads), std::to_string(here.threads));
+  check("batch", std::to_string(table.batch), std::to_string(here.batch));
+  check("dtype", table.dtype, here.dtype);
+  check("library", table.library, here.library);
+}
+
+}  // namespace vitnas

@@ -1,0 +1,129 @@
+#include "profile/latency_table.h"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/io.h"
+#include "profile/block_signature.h"
+
+namespace vitnas {
+
+namespace {
+
+constexpr const char* kFormat = "vitnas-latency-table";
+constexpr int kVersion = 1;
+
+nlohmann::json entry_to_json(const TableEntry& e) {
+  return {{"median_ms", e.median_ms}, {"spread", e.spread}, {"samples", e.samples},
+          {"rejected", e.rejected}};
+}
+
+TableEntry entry_from_json(const nlohmann::json& e, const std::string& where) {
+  try {
+    TableEntry entry{e.at("median_ms").get<double>(), e.at("spread").get<double>(),
+                     e.at("samples").get<int>(), e.at("rejected").get<int>()};
+    require(entry.median_ms >= 0 && std::isfinite(entry.median_ms),
+            where + ": median_ms must be a finite number >= 0");
+    return entry;
+  } catch (const nlohmann::json::exception& ex) {
+    throw InputError(where + ": " + ex.what());
+  }
+}
+
+nlohmann::json latency_calibration_to_json(const LatencyCalibration& c) {
+  nlohmann::json scale;
+  for (int g = 0; g < kOpGroups; ++g) scale[to_string(OpGroup(g))] = c.scale[size_t(g)];
+  return {{"constant_ms", c.constant_ms}, {"scale", scale}, {"networks", c.networks},
+          {"fit_mape", c.fit_mape}};
+}
+
+LatencyCalibration latency_calibration_from_json(const nlohmann::json& j) {
+  LatencyCalibration c;
+  c.constant_ms = j.at("constant_ms").get<double>();
+  for (int g = 0; g < kOpGroups; ++g)
+    c.scale[size_t(g)] = j.at("scale").at(to_string(OpGroup(g))).get<double>();
+  c.networks = j.at("networks").get<std::vector<std::string>>();
+  c.fit_mape = j.at("fit_mape").get<double>();
+  return c;
+}
+
+}  // namespace
+
+std::string to_string(OpGroup g) {
+  switch (g) {
+    case OpGroup::Stem: return "stem";
+    case OpGroup::Conv: return "conv";
+    case OpGroup::Attention: return "attention";
+  }
+  return "?";
+}
+
+void save_table(const LatencyTable& t, const std::string& path) {
+  nlohmann::json entries = nlohmann::json::object();
+  for (const auto& [key, e] : t.entries) entries[key] = entry_to_json(e);
+  nlohmann::json networks = nlohmann::json::array();
+  for (const auto& n : t.networks)
+    networks.push_back({{"arch", arch_to_json(n.arch)}, {"measured", entry_to_json(n.measured)}});
+  nlohmann::json j = {{"format", kFormat},  {"version", kVersion}, {"device", device_to_json(t.device)},
+                      {"entries", entries}, {"networks", networks}};
+  if (t.calibration) j["calibration"] = latency_calibration_to_json(*t.calibration);
+  if (t.mpc) {
+    j["mpc"] = {{"costs", cost_table_to_json(t.mpc->costs)}, {"network", network_to_json(t.mpc->network)}};
+    if (t.mpc->calibration) j["mpc"]["calibration"] = calibration_to_json(*t.mpc->calibration);
+  }
+  write_json_file_atomic(path, j);
+}
+
+LatencyTable load_table(const std::string& path) {
+  const nlohmann::json j = read_json_file(path);
+  require(j.is_object() && j.value("format", "") == kFormat,
+          path + ": not a vitnas latency table (make one with vitnas profile)");
+  require(j.value("version", 0) == kVersion,
+          path + ": latency table version " + j.value("version", nlohmann::json()).dump() +
+              " is not supported (expected " + std::to_string(kVersion) + ")");
+  LatencyTable t;
+  require(j.contains("device"), path + ": missing 'device'");
+  t.device = device_from_json(j["device"], path);
+  require(j.contains("entries") && j["entries"].is_object(), path + ": missing 'entries' object");
+  for (const auto& [key, e] : j["entries"].items()) {
+    try {
+      parse_signature(key);  // a corrupt key fails here, naming itself
+    } catch (const InputError& ex) {
+      throw InputError(path + ": " + ex.what());
+    }
+    t.entries[key] = entry_from_json(e, path + ": entry '" + key + "'");
+  }
+  const auto networks = j.value("networks", nlohmann::json::array());
+  require(networks.is_array(), path + ": 'networks' must be an array");
+  for (size_t i = 0; i < networks.size(); ++i) {
+    const std::string where = path + ": networks[" + std::to_string(i) + "]";
+    require(networks[i].is_object() && networks[i].contains("arch") && networks[i].contains("measured"),
+            where + ": needs 'arch' and 'measured'");
+    try {
+      t.networks.push_back({arch_from_json(networks[i]["arch"]),
+                            entry_from_json(networks[i]["measured"], where + ".measured")});
+    } catch (const InputError& ex) {
+      if (std::string(ex.what()).rfind(where, 0) == 0) throw;
+      throw InputError(where + ".arch." + ex.what());
+    }
+  }
+  try {
+    if (j.contains("calibration")) t.calibration = latency_calibration_from_json(j["calibration"]);
+    if (t.device.kind == "mpc") {
+      require(j.contains("mpc"), path + ": an mpc table needs an 'mpc' object");
+      const auto& m = j["mpc"];
+      MpcDevice mpc{cost_table_from_json(m.at("costs")), network_from_json(m.at("network")), {}};
+      if (m.contains("calibration")) mpc.calibration = calibration_from_json(m["calibration"]);
+      t.mpc = mpc;
+    }
+  } catch (const nlohmann::json::exception& ex) {
+    throw InputError(path + ": " + ex.what());
+  } catch (const InputError& ex) {
+    throw InputError(path + ": " + ex.what());
+  }
+  return t;
+}
+
+}  // namespace vitnas

@@ -1,0 +1,306 @@
+// The analytic MPC cost model: operator costs pinned to REFERENCE.md section 2, network shapes
+// (heads together, cascades in sequence), rows named like complexity(), and the calibration on
+// MPCViT's measured seconds reproducing its mu networks.
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/arch_spec.h"
+#include "core/complexity.h"
+#include "core/error.h"
+#include "core/io.h"
+#include "fixtures.h"
+#include "profile/mpc_cost.h"
+
+using namespace vitnas;
+using nlohmann::json;
+
+namespace {
+
+const std::string kMpcDir = std::string(VITNAS_SOURCE_DIR) + "/experiments/mpc/";
+
+ArchSpec vit_all(AttentionKind kind) {
+  ArchSpec s = preset("vit_7_4_32");
+  for (auto& l : s.vit.layers)
+    for (auto& h : l.heads) h.kind = kind;
+  return s;
+}
+
+// A one-layer ViT with `heads` softmax heads of 64 on 65 tokens.
+ArchSpec one_layer_vit(int heads) {
+  ArchSpec s = preset("vit_7_4_32");
+  s.vit.embed_dim = 64 * heads;
+  s.vit.layers.resize(1);
+  s.vit.layers[0].heads.assign(heads, ViTHeadSpec{64, 64, AttentionKind::Softmax});
+  return s;
+}
+
+const MpcBlock& row(const MpcBreakdown& b, const std::string& name) {
+  for (const auto& r : b.blocks)
+    if (r.name == name) return r;
+  FAIL("no row named " << name);
+  throw std::logic_error("unreachable");
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no InputError)";
+}
+
+}  // namespace
+
+TEST_CASE("softmax and row max match REFERENCE.md", "[mpc]") {
+  const CostTable t = crypten_cost_table();
+  const MpcCost max65 = row_max_cost(65, 65, t);
+  CHECK(max65.rounds == 78);
+  CHECK(max65.bytes == 2709720);
+  const MpcCost s65 = softmax_cost(65, t);
+  CHECK(s65.rounds == 115);
+  CHECK(s65.bytes == 3034200);  // exact: 2,709,720 + 270,400 + 19,760 + 34,320
+
+  CHECK(row_max_cost(257, 257, t).rounds == 89);
+  CHECK(row_max_cost(257, 257, t).bytes == Approx(633.0 * 257 * 257));
+  CHECK(softmax_cost(257, t).rounds == 126);
+  // Between the anchors bytes/elem is interpolated in ln N; outside it is clamped.
+  const double mid = row_max_cost(1, 129, t).bytes / 129;
+  CHECK(mid < 641.354);
+  CHECK(mid > 633);
+  CHECK(row_max_cost(1, 16, t).bytes / 16 == Approx(2709720.0 / 4225));
+  CHECK(row_max_cost(1, 1, t).rounds == 0);  // the max of one value is free
+}
+
+TEST_CASE("relu_softmax normaliser matches REFERENCE.md", "[mpc]") {
+  const CostTable t = crypten_cost_table();
+  for (int64_t n : {65, 257}) {
+    const MpcCost c = relu_softmax_cost(n, t);
+    CHECK(c.rounds == 38);
+    CHECK(c.bytes == 232.0 * n * n + 304.0 * n + 8.0 * (n * n + n));
+  }
+}
+
+TEST_CASE("network profiles", "[mpc]") {
+  const NetworkProfile wan = network_profile("wan");
+  CHECK(wan.bandwidth_bits_per_s == 400e6);
+  CHECK(wan.rtt_s == Approx(0.040));
+  const NetworkProfile lan = network_profile("lan");
+  CHECK(lan.bandwidth_bits_per_s == 3e9);
+  CHECK(lan.rtt_s == Approx(0.0003));
+  CHECK_THROWS_AS(network_profile("5g"), InputError);
+
+  const MpcCost c{10, 50e6};  // 10 rounds, 50 MB = 400 Mbit
+  CHECK(c.seconds(wan) == Approx(10 * 0.040 + 1.0));
+
+  const NetworkProfile custom = custom_network(100, 20);
+  CHECK(custom.bandwidth_bits_per_s == 100e6);
+  CHECK(custom.rtt_s == Approx(0.020));
+  const NetworkProfile back = network_from_json(network_to_json(custom));
+  CHECK(back.bandwidth_bits_per_s == Approx(custom.bandwidth_bits_per_s));
+  CHECK(back.rtt_s == Approx(custom.rtt_s));
+  CHECK(network_from_json("wan").rtt_s == Approx(0.040));
+  CHECK_THAT(message_of([] { network_from_json(json{{"rtt_ms", 5}}); }),
+             Catch::Contains("network.bandwidth_mbit_per_s"));
+}
+
+TEST_CASE("vit_7_4_32 layer and head rows by hand", "[mpc]") {
+  const CostTable t = crypten_cost_table();
+  const MpcBreakdown b = mpc_cost(vit_all(AttentionKind::Softmax), t, network_profile("wan"));
+  // LN0 (19) + heads together (1 + 115 + 1) + LN1 (19) + GeLU (35).
+  CHECK(row(b, "blocks.0").cost.rounds == 190);
+  // LN: 8*65*256 + 184*65 + 8*(65*256 + 65) = 278,720; GeLU 392*65*512 = 13,045,760;
+  // 4 heads of 8*(65*64*2) + 3,034,200 + 8*(65*65 + 65*64) = 3,167,840.
+  CHECK(row(b, "blocks.0").cost.bytes == 2 * 278720.0 + 13045760.0 + 4 * 3167840.0);
+  CHECK(row(b, "patch_embed").cost.rounds == 0);
+  CHECK(row(b, "head").cost.rounds == 19);  // the final LayerNorm
+  CHECK(b.total.rounds == 7 * 190 + 19);
+}
+
+TEST_CASE("vit_7_4_32: scaling < relu_softmax < softmax on LAN and WAN", "[mpc]") {
+  const CostTable t = crypten_cost_table();
+  for (const std::string net : {"lan", "wan"}) {
+    const NetworkProfile n = network_profile(net);
+    const double sm = mpc_cost(vit_all(AttentionKind::Softmax), t, n).seconds;
+    const double rs = mpc_cost(vit_all(AttentionKind::ReluSoftmax), t, n).seconds;
+    const double sc = mpc_cost(vit_all(AttentionKind::Scaling), t, n).seconds;
+    WARN("uncalibrated " << net << " vit_7_4_32: all-softmax " << sm << " s, all-RSAttn " << rs
+                         << " s, all-ScaleAttn " << sc << " s");
+    CHECK(sc < rs);
+    CHECK(rs < sm);
+  }
+}
+
+TEST_CASE("heads of one layer share rounds; cascaded heads do not", "[mpc]") {
+  const CostTable t = crypten_cost_table();
+  const NetworkProfile wan = network_profile("wan");
+  const MpcBlock one = row(mpc_cost(one_layer_vit(1), t, wan), "blocks.0");
+  const MpcBlock four = row(mpc_cost(one_layer_vit(4), t, wan), "blocks.0");
+  CHECK(one.attention_seconds[0] > 0);
+  // LayerNorm and MLP widths differ with embed_dim; compare the attention parts.
+  const double attn_rounds_1 = one.cost.rounds - 19 - 19 - 35;
+  const double attn_rounds_4 = four.cost.rounds - 19 - 19 - 35;
+  CHECK(attn_rounds_1 == 117);
+  CHECK(attn_rounds_4 == 117);
+  CHECK(four.attention_seconds[0] > one.attention_seconds[0]);  // bytes grow with heads
+
+  ArchSpec m0 = preset("m0");
+  const MpcBlock cascaded = row(mpc_cost(m0, t, wan), "blocks1.0");
+  m0.efficientvit.stages[0].blocks[0].attention->cascade = false;
+  const MpcBlock independent = row(mpc_cost(m0, t, wan), "blocks1.0");
+  // 4 heads on 7x7 windows (N = 49): softmax 34 + 11*3 + 8 + 28 + 1 = 104, plus 2 matmuls.
+  CHECK(cascaded.cost.rounds - independent.cost.rounds == 3 * 106);
+  CHECK(cascaded.cost.bytes == independent.cost.bytes);
+}
+
+TEST_CASE("EfficientViT m0 rows match complexity()", "[mpc]") {
+  const ArchSpec m0 = preset("m0");
+  const MpcBreakdown b = mpc_cost(m0, crypten_cost_table(), network_profile("lan"));
+  const Complexity c = complexity(m0);
+  REQUIRE(b.blocks.size() == c.blocks.size());
+  for (size_t i = 0; i < b.blocks.size(); ++i) {
+    CHECK(b.blocks[i].name == c.blocks[i].name);
+    CHECK(b.blocks[i].type == c.blocks[i].type);
+  }
+  CHECK(b.total.rounds > 0);
+  CHECK(b.total.bytes > 0);
+  CHECK(b.seconds > 0);
+  CHECK(b.seconds == Approx(b.total.rounds * 0.0003 + b.total.bytes * 8 / 3e9));
+
+  // Stem: ReLUs after the first three convs, on 112^2 x 8, 56^2 x 16, 28^2 x 32.
+  CHECK(row(b, "patch_embed").cost.rounds == 27);
+  CHECK(row(b, "patch_embed").cost.bytes == 232.0 * (112 * 112 * 8 + 56 * 56 * 16 + 28 * 28 * 32));
+  // PatchMerging 64 -> 256 -> 128 at 14 -> 7: ReLU, ReLU, SE ReLU (64), sigmoid (256), gate.
+  const MpcBlock& pm = row(b, "blocks2.1");
+  CHECK(pm.cost.rounds == 9 + 9 + 9 + (8 + 1 + 8 + 28 + 1) + 1);
+  CHECK(pm.cost.bytes == 232.0 * (14 * 14 * 256 + 7 * 7 * 256 + 64) + 616.0 * 256 +
+                             8.0 * (7 * 7 * 256 + 256));
+  CHECK(row(b, "head").cost.rounds == 0);
+}
+
+TEST_CASE("EfficientViT custom spec: windows, independent heads, attention-free rows", "[mpc]") {
+  const ArchSpec spec = arch_from_json(json::parse(test::kCustomSpec));
+  const CostTable t = crypten_cost_table();
+  const MpcBreakdown b = mpc_cost(spec, t, network_profile("wan"));
+  const Complexity c = complexity(spec);
+  REQUIRE(b.blocks.size() == c.blocks.size());
+  for (size_t i = 0; i < b.blocks.size(); ++i) CHECK(b.blocks[i].name == c.blocks[i].name);
+  for (int k = 0; k < 3; ++k) CHECK(b.attention_seconds[k] > 0);
+  // blocks1.0: 8x8 map, window 4 -> 4 windows of N = 16; independent heads run together.
+  // FFNs 64, 48 before and 64 after (ReLU each), heads: max(softmax, relu_softmax) + 2
+  // matmuls, then the ReLU before proj on 8x8 x (24 + 8) channels.
+  const MpcBlock& blk = row(b, "blocks1.0");
+  const double softmax16 = 34 + 11 * 2 + 8 + 28 + 1;
+  CHECK(blk.cost.rounds == 9 * 3 + softmax16 + 2 + 9);
+  const double heads_bytes =
+      4 * (8.0 * (16 * 8 * 2) + softmax_cost(16, t).bytes + 8.0 * (16 * 16 + 16 * 24)) +
+      4 * (8.0 * (16 * 8 * 2) + relu_softmax_cost(16, t).bytes + 8.0 * (16 * 16 + 16 * 8));
+  CHECK(blk.cost.bytes == Approx(232.0 * 64 * (64 + 48 + 64 + 32) + heads_bytes));
+  CHECK(row(b, "blocks1.1").cost.rounds == 9);  // one FFN, no attention
+}
+
+TEST_CASE("cost table JSON: round trip, file, rejections", "[mpc]") {
+  const CostTable t = crypten_cost_table();
+  const json j = cost_table_to_json(t);
+  CHECK(cost_table_to_json(cost_table_from_json(j)) == j);
+  CHECK(cost_table_to_json(load_cost_table(kMpcDir + "crypten_costs.json")) == j);
+  CHECK(softmax_cost(65, load_cost_table(kMpcDir + "crypten_costs.json")).bytes == 3034200);
+
+  json missing = j;
+  missing["ops"].erase("relu");
+  CHECK_THAT(message_of([&] { cost_table_from_json(missing); }), Catch::Contains("ops.relu"));
+  json negative = j;
+  negative["ops"]["exp"]["rounds"] = -1;
+  CHECK_THAT(message_of([&] { cost_table_from_json(negative); }),
+             Catch::Contains("ops.exp.rounds"));
+  json typo = j;
+  typo["ops"]["sqaure"] = {{"rounds", 1}, {"bytes_per_elem", 8}};
+  CHECK_THAT(message_of([&] { cost_table_from_json(typo); }), Catch::Contains("ops.sqaure"));
+  json unsorted = j;
+  std::swap(unsorted["row_max"]["anchors"][0], unsorted["row_max"]["anchors"][1]);
+  CHECK_THAT(message_of([&] { cost_table_from_json(unsorted); }),
+             Catch::Contains("row_max.anchors[1].n"));
+}
+
+TEST_CASE("calibration on MPCViT's points predicts its mu networks", "[mpc]") {
+  const CostTable t = crypten_cost_table();
+  const Measurements cal = load_measurements(kMpcDir + "mpcvit_cifar10.json");
+  REQUIRE(cal.points.size() == 3);
+  CHECK(cal.network.name == "wan");
+  const MpcCalibration c = fit_mpc_calibration(cal.points, t, cal.network);
+  CHECK(c.points == 3);
+  CHECK(c.rest_scale == 1);  // 3 points, 3 kind unknowns: rest is not fitted
+  CHECK(c.max_rel_error < 1e-9);
+  WARN("calibration (WAN): rest_scale " << c.rest_scale << ", softmax " << c.kind_scale[0]
+                                        << ", relu_softmax " << c.kind_scale[1] << ", scaling "
+                                        << c.kind_scale[2]);
+
+  const Measurements mu = load_measurements(kMpcDir + "mpcvit_cifar10_mu.json");
+  REQUIRE(mu.points.size() == 4);
+  const int rs_heads[] = {3, 9, 14, 20};
+  for (size_t i = 0; i < mu.points.size(); ++i) {
+    const MeasuredPoint& p = mu.points[i];
+    int rs = 0;
+    for (const auto& l : p.arch.vit.layers)
+      for (const auto& h : l.heads) rs += h.kind == AttentionKind::ReluSoftmax;
+    CHECK(rs == rs_heads[i]);
+    const MpcBreakdown b = mpc_cost(p.arch, t, mu.network);
+    const double predicted = calibrated_seconds(b, c);
+    const double rel = (predicted - p.seconds) / p.seconds;
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "%s: predicted %.2f s, MPCViT %.2f s (%+.1f%%), analytic %.2f s",
+                  p.label.c_str(), predicted, p.seconds, 100 * rel, b.seconds);
+    WARN(line);
+    CHECK(std::abs(rel) < 0.05);
+  }
+}
+
+TEST_CASE("calibration: JSON, unit scales, errors", "[mpc]") {
+  const CostTable t = crypten_cost_table();
+  const NetworkProfile wan = network_profile("wan");
+  // Unit scales reproduce the analytic seconds of single-kind networks.
+  const MpcBreakdown b = mpc_cost(vit_all(AttentionKind::ReluSoftmax), t, wan);
+  CHECK(calibrated_seconds(b, MpcCalibration{}) == Approx(b.seconds));
+
+  MpcCalibration c;
+  c.rest_scale = 1.5;
+  c.kind_scale[1] = 3;
+  c.points = 4;
+  c.max_rel_error = 0.02;
+  const MpcCalibration back = calibration_from_json(calibration_to_json(c));
+  CHECK(back.rest_scale == 1.5);
+  CHECK(back.kind_scale[1] == 3);
+  CHECK(back.points == 4);
+  CHECK(back.max_rel_error == 0.02);
+  json bad = calibration_to_json(c);
+  bad["kind_scale"]["scaling"] = 0;
+  CHECK_THAT(message_of([&] { calibration_from_json(bad); }),
+             Catch::Contains("kind_scale.scaling"));
+
+  // One point mixing two kinds cannot fix two scales.
+  ArchSpec mixed = vit_all(AttentionKind::Scaling);
+  mixed.vit.layers[0].heads[0].kind = AttentionKind::Softmax;
+  CHECK_THROWS_AS(fit_mpc_calibration({{mixed, 50, "mixed"}}, t, wan), InputError);
+  // Faster than the analytic rest alone: the scale would have to be negative.
+  CHECK_THAT(message_of([&] {
+               fit_mpc_calibration({{vit_all(AttentionKind::Scaling), 1, "fast"}}, t, wan);
+             }),
+             Catch::Contains("kind_scale.scaling"));
+}
+
+TEST_CASE("measured points: file errors name the point", "[mpc]") {
+  json j = read_json_file(kMpcDir + "mpcvit_cifar10.json");
+  j["points"][1]["all_kinds"] = "linear";
+  const std::string tmp = test::scratch_path("mpc_points.json");
+  write_json_file_atomic(tmp, j);
+  const std::string msg = message_of([&] { load_measurements(tmp); });
+  CHECK_THAT(msg, Catch::Contains("points[1].all_kinds"));
+  CHECK_THAT(msg, Catch::Contains(tmp));
+}
