@@ -7,19 +7,19 @@
 #include "core/arch_spec.h"
 
 #include <algorithm>
-#include <climits>
 #include <fstream>
-#include <initializer_list>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/json_read.h"
 
 namespace vitnas {
 
 using nlohmann::json;
+using namespace json_read;  // strict reads: errors start with the JSON path
 
 // ---- enum names ------------------------------------------------------------------------
 // The switches are the one source of truth for the JSON names; parsing looks names up in them.
@@ -58,91 +58,20 @@ std::string to_string(LayerStyle s) {
   throw std::logic_error("to_string: invalid LayerStyle");
 }
 
-namespace {
-
-// ---- paths -----------------------------------------------------------------------------
-
-std::string key_path(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
-
-std::string index_path(const std::string& path, size_t i) {
-  return path + "[" + std::to_string(i) + "]";
-}
-
-// The root has no path of its own; name it so the message still starts with something.
-std::string shown(const std::string& path) { return path.empty() ? "(root)" : path; }
-
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw InputError(shown(path) + ": " + what);
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
-// A short picture of a value for "expected X, got Y": scalars verbatim, containers by kind.
-std::string describe(const json& v) {
-  if (v.is_object()) return "an object";
-  if (v.is_array()) return "an array";
-  return v.dump();
-}
-
-// ---- typed reads -----------------------------------------------------------------------
-
-int as_int(const json& v, const std::string& path) {
-  if (!v.is_number_integer()) fail(path, "expected an integer, got " + describe(v));
-  // nlohmann stores non-negative integers as unsigned, negative ones as signed.
-  const bool fits = v.is_number_unsigned()
-                        ? v.get<uint64_t>() <= uint64_t{INT_MAX}
-                        : v.get<int64_t>() >= INT_MIN && v.get<int64_t>() <= INT_MAX;
-  if (!fits) fail(path, "integer out of range, got " + v.dump());
-  return v.get<int>();
-}
-
-bool as_bool(const json& v, const std::string& path) {
-  if (!v.is_boolean()) fail(path, "expected true or false, got " + describe(v));
-  return v.get<bool>();
-}
-
-std::string as_string(const json& v, const std::string& path) {
-  if (!v.is_string()) fail(path, "expected a string, got " + describe(v));
-  return v.get<std::string>();
-}
-
-const json& as_array(const json& v, const std::string& path) {
-  if (!v.is_array()) fail(path, "expected an array, got " + describe(v));
-  return v;
-}
-
-std::vector<int> as_int_list(const json& v, const std::string& path) {
-  std::vector<int> out;
-  const json& arr = as_array(v, path);
-  for (size_t i = 0; i < arr.size(); ++i) out.push_back(as_int(arr[i], index_path(path, i)));
-  return out;
-}
-
-// Looks a name up among all values of an enum; the error lists the valid names.
-template <typename Enum>
-Enum as_enum(const json& v, const std::string& path, const char* what,
-             std::initializer_list<Enum> all) {
-  const std::string name = as_string(v, path);
-  std::vector<std::string> valid;
-  for (Enum e : all) {
-    if (to_string(e) == name) return e;
-    valid.push_back(to_string(e));
+std::optional<AttentionKind> attention_kind_from_string(const std::string& name) {
+  for (AttentionKind k : kAttentionKinds) {
+    if (to_string(k) == name) return k;
   }
-  fail(path, "unknown " + std::string(what) + " \"" + name + "\" (valid: " + join(valid) + ")");
+  return std::nullopt;
 }
+
+namespace {
 
 Family as_family(const json& v, const std::string& path) {
   return as_enum(v, path, "family", {Family::EfficientViT, Family::ViT});
 }
 AttentionKind as_kind(const json& v, const std::string& path) {
-  return as_enum(v, path, "kind",
-                 {AttentionKind::Softmax, AttentionKind::ReluSoftmax, AttentionKind::Scaling});
+  return as_enum(v, path, "kind", kAttentionKinds);
 }
 Activation as_act(const json& v, const std::string& path) {
   return as_enum(v, path, "act", {Activation::GELU, Activation::ReLU, Activation::Identity});
@@ -150,44 +79,6 @@ Activation as_act(const json& v, const std::string& path) {
 LayerStyle as_style(const json& v, const std::string& path) {
   return as_enum(v, path, "style", {LayerStyle::DeiT, LayerStyle::CCT});
 }
-
-// One JSON object being read. The constructor rejects unknown keys up front, so no reader can
-// forget to; required() and optional() hand out values together with their paths.
-class Object {
- public:
-  Object(const json& j, std::string path, std::initializer_list<const char*> allowed)
-      : j_(j), path_(std::move(path)) {
-    if (!j_.is_object()) fail(path_, "expected an object, got " + describe(j_));
-    std::vector<std::string> valid(allowed.begin(), allowed.end());
-    for (const auto& item : j_.items()) {
-      if (std::find(valid.begin(), valid.end(), item.key()) == valid.end())
-        fail(key_path(path_, item.key()), "unknown key (valid: " + join(valid) + ")");
-    }
-  }
-
-  std::string path(const std::string& key) const { return key_path(path_, key); }
-  bool has(const std::string& key) const { return j_.contains(key); }
-
-  const json& required(const std::string& key) const {
-    if (!has(key)) fail(path(key), "missing");
-    return j_.at(key);
-  }
-
-  int integer(const std::string& key) const { return as_int(required(key), path(key)); }
-  bool boolean(const std::string& key) const { return as_bool(required(key), path(key)); }
-  std::string string(const std::string& key) const { return as_string(required(key), path(key)); }
-  std::vector<int> int_list(const std::string& key) const {
-    return as_int_list(required(key), path(key));
-  }
-  // The only defaults in the format: keys the brief marks optional.
-  bool boolean_or(const std::string& key, bool fallback) const {
-    return has(key) ? as_bool(j_.at(key), path(key)) : fallback;
-  }
-
- private:
-  const json& j_;
-  std::string path_;
-};
 
 // ---- parsing: efficientvit -------------------------------------------------------------
 

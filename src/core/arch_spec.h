@@ -109,6 +109,14 @@ std::string to_string(AttentionKind k);
 std::string to_string(Activation a);
 std::string to_string(LayerStyle s);
 
+// Every AttentionKind, in enum order (kAttentionKinds[i] has the value i).
+inline constexpr AttentionKind kAttentionKinds[] = {AttentionKind::Softmax,
+                                                    AttentionKind::ReluSoftmax,
+                                                    AttentionKind::Scaling};
+
+// The kind to_string names `name`; nullopt for any other name (callers word their own error).
+std::optional<AttentionKind> attention_kind_from_string(const std::string& name);
+
 // Parse + validate. Throws InputError whose message starts with the offending JSON path,
 // e.g. "stages[1].blocks[0].attention.heads[2].v_dim: ...".
 ArchSpec arch_from_json(const nlohmann::json& j);

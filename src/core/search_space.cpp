@@ -1,83 +1,31 @@
 // Search spaces: JSON <-> SearchSpace, validation, sampling and membership.
 //
-// Reading follows arch_spec.cpp: strict types, unknown keys rejected, every error message starts
-// with the JSON path of the offending value. The one leniency: a choice list may be written as a
-// single value. Sampling draws rng() % n rather than using std::uniform_int_distribution, whose
-// algorithm differs between standard libraries, so a seed names the same samples everywhere.
+// Reading uses json_read.h, as arch_spec.cpp does: strict types, unknown keys rejected, every
+// error message starts with the JSON path of the offending value. The one leniency: a choice list
+// may be written as a single value. Sampling draws rng() % n rather than using
+// std::uniform_int_distribution, whose algorithm differs between standard libraries, so a seed
+// names the same samples everywhere.
 #include "core/search_space.h"
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
-#include <initializer_list>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/json_read.h"
 
 namespace vitnas {
 
 using nlohmann::json;
+using namespace json_read;
 
 namespace {
 
-// ---- paths and typed reads (the same conventions as arch_spec.cpp) ---------------------
-
-std::string key_path(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
-
-std::string index_path(const std::string& path, size_t i) {
-  return path + "[" + std::to_string(i) + "]";
-}
-
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw InputError((path.empty() ? "(root)" : path) + ": " + what);
-}
-
-std::string describe(const json& v) {
-  if (v.is_object()) return "an object";
-  if (v.is_array()) return "an array";
-  return v.dump();
-}
-
-int as_int(const json& v, const std::string& path) {
-  if (!v.is_number_integer()) fail(path, "expected an integer, got " + describe(v));
-  const bool fits = v.is_number_unsigned()
-                        ? v.get<uint64_t>() <= uint64_t{INT_MAX}
-                        : v.get<int64_t>() >= INT_MIN && v.get<int64_t>() <= INT_MAX;
-  if (!fits) fail(path, "integer out of range, got " + v.dump());
-  return v.get<int>();
-}
-
-double as_number(const json& v, const std::string& path) {
-  if (!v.is_number()) fail(path, "expected a number, got " + describe(v));
-  return v.get<double>();
-}
-
-bool as_bool(const json& v, const std::string& path) {
-  if (!v.is_boolean()) fail(path, "expected true or false, got " + describe(v));
-  return v.get<bool>();
-}
-
-std::string as_string(const json& v, const std::string& path) {
-  if (!v.is_string()) fail(path, "expected a string, got " + describe(v));
-  return v.get<std::string>();
-}
-
-constexpr AttentionKind kAllKinds[] = {AttentionKind::Softmax, AttentionKind::ReluSoftmax,
-                                       AttentionKind::Scaling};
-
-// arch_spec.cpp keeps its name lookup private; to_string is the shared source of the names.
+// arch_spec.cpp reads kinds the same way (and with the same message).
 AttentionKind as_kind(const json& v, const std::string& path) {
-  const std::string name = as_string(v, path);
-  std::string valid;
-  for (AttentionKind k : kAllKinds) {
-    if (to_string(k) == name) return k;
-    valid += (valid.empty() ? "" : ", ") + to_string(k);
-  }
-  fail(path, "unknown kind \"" + name + "\" (valid: " + valid + ")");
+  return as_enum(v, path, "kind", kAttentionKinds);
 }
 
 // A list of choices; a lone value stands for a one-element list.
@@ -92,37 +40,11 @@ auto as_list(const json& v, const std::string& path, Read read) {
   return out;
 }
 
-// One JSON object being read; unknown keys are rejected up front.
-class Object {
- public:
-  Object(const json& j, std::string path, std::initializer_list<const char*> allowed)
-      : j_(j), path_(std::move(path)) {
-    if (!j_.is_object()) fail(path_, "expected an object, got " + describe(j_));
-    for (const auto& item : j_.items()) {
-      if (std::find_if(allowed.begin(), allowed.end(),
-                       [&](const char* k) { return item.key() == k; }) == allowed.end()) {
-        std::string valid;
-        for (const char* k : allowed) valid += (valid.empty() ? "" : ", ") + std::string(k);
-        fail(key_path(path_, item.key()), "unknown key (valid: " + valid + ")");
-      }
-    }
-  }
-
-  std::string path(const std::string& key) const { return key_path(path_, key); }
-  bool has(const std::string& key) const { return j_.contains(key); }
-  const json& required(const std::string& key) const {
-    if (!has(key)) fail(path(key), "missing");
-    return j_.at(key);
-  }
-  template <typename Read>
-  auto list(const std::string& key, Read read) const {
-    return as_list(required(key), path(key), read);
-  }
-
- private:
-  const json& j_;
-  std::string path_;
-};
+// o[key] as a list of choices.
+template <typename Read>
+auto list(const Object& o, const std::string& key, Read read) {
+  return as_list(o.required(key), o.path(key), read);
+}
 
 // ---- parsing ---------------------------------------------------------------------------
 
@@ -135,30 +57,30 @@ StageChoices parse_stage(const json& j, const std::string& path, size_t index) {
                   "attention", "ffn_ratio", "ffn_before", "ffn_after", "downsample_ratio",
                   "downsample_ffn_before", "downsample_ffn_after"});
   StageChoices c;
-  c.embed_dim = o.list("embed_dim", as_int);
-  c.depth = o.list("depth", as_int);
+  c.embed_dim = list(o, "embed_dim", as_int);
+  c.depth = list(o, "depth", as_int);
   // One window per stage; [7] is accepted like 7 so every key may be written as a list.
-  const auto windows = o.list("window", as_int);
+  const auto windows = list(o, "window", as_int);
   if (windows.size() != 1) fail(o.path("window"), "expected one window side per stage");
   c.window = windows[0];
-  c.heads = o.list("heads", as_int);
-  c.key_dim = o.list("key_dim", as_int);
-  c.kernel = o.list("kernel", as_int);
-  c.kinds = o.list("kinds", as_kind);
-  c.cascade = o.list("cascade", as_bool);
-  c.attention = o.list("attention", as_bool);
-  c.ffn_ratio = o.list("ffn_ratio", as_number);
-  c.ffn_before = o.list("ffn_before", as_int);
-  c.ffn_after = o.list("ffn_after", as_int);
+  c.heads = list(o, "heads", as_int);
+  c.key_dim = list(o, "key_dim", as_int);
+  c.kernel = list(o, "kernel", as_int);
+  c.kinds = list(o, "kinds", as_kind);
+  c.cascade = list(o, "cascade", as_bool);
+  c.attention = list(o, "attention", as_bool);
+  c.ffn_ratio = list(o, "ffn_ratio", as_number);
+  c.ffn_before = list(o, "ffn_before", as_int);
+  c.ffn_after = list(o, "ffn_after", as_int);
   if (index == 0) {
     for (const char* key : kDownsampleKeys) {
       if (o.has(key)) fail(o.path(key), "must be absent for the first stage (the stem feeds it)");
     }
     return c;
   }
-  c.downsample_ratio = o.list("downsample_ratio", as_number);
-  c.downsample_ffn_before = o.list("downsample_ffn_before", as_int);
-  c.downsample_ffn_after = o.list("downsample_ffn_after", as_int);
+  c.downsample_ratio = list(o, "downsample_ratio", as_number);
+  c.downsample_ffn_before = list(o, "downsample_ffn_before", as_int);
+  c.downsample_ffn_after = list(o, "downsample_ffn_after", as_int);
   return c;
 }
 
@@ -325,13 +247,12 @@ double ffn_lists(const std::vector<int>& counts, size_t ratios) {
 SearchSpace space_from_json(const json& j) {
   const Object o(j, "", {"name", "img_size", "in_chans", "num_classes", "stem_divisors", "stages"});
   SearchSpace s;
-  s.name = as_string(o.required("name"), "name");
-  s.img_size = o.list("img_size", as_int);
-  if (o.has("in_chans")) s.in_chans = as_int(o.required("in_chans"), "in_chans");
-  if (o.has("num_classes")) s.num_classes = as_int(o.required("num_classes"), "num_classes");
-  if (o.has("stem_divisors")) s.stem_divisors = o.list("stem_divisors", as_int);
-  const json& stages = o.required("stages");
-  if (!stages.is_array()) fail("stages", "expected an array, got " + describe(stages));
+  s.name = o.string("name");
+  s.img_size = list(o, "img_size", as_int);
+  if (o.has("in_chans")) s.in_chans = o.integer("in_chans");
+  if (o.has("num_classes")) s.num_classes = o.integer("num_classes");
+  if (o.has("stem_divisors")) s.stem_divisors = list(o, "stem_divisors", as_int);
+  const json& stages = as_array(o.required("stages"), "stages");
   for (size_t i = 0; i < stages.size(); ++i)
     s.stages.push_back(parse_stage(stages[i], index_path("stages", i), i));
   validate(s);

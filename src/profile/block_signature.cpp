@@ -69,12 +69,10 @@ void set_field(BlockSignature& s, const std::string& key, const std::string& f, 
     return;
   }
   if (f == "kind") {
-    for (auto k : {AttentionKind::Softmax, AttentionKind::ReluSoftmax, AttentionKind::Scaling})
-      if (v == to_string(k)) {
-        s.kind = k;
-        return;
-      }
-    throw InputError("signature '" + key + "': unknown attention kind '" + v + "'");
+    const auto kind = attention_kind_from_string(v);
+    if (!kind) throw InputError("signature '" + key + "': unknown attention kind '" + v + "'");
+    s.kind = *kind;
+    return;
   }
   const int n = parse_int(key, f, v);
   if (f == "b") s.batch = n;
@@ -160,14 +158,7 @@ void for_each_op(const ArchSpec& spec, int batch,
           "latency tables of cpu/cuda devices cover the efficientvit family (" + spec.name +
               " is a vit); use --device mpc for vit networks");
   const EfficientViTSpec& e = spec.efficientvit;
-  auto base = [batch](OpKind op, int res, int in) {
-    BlockSignature s;
-    s.op = op;
-    s.batch = batch;
-    s.res = res;
-    s.in = in;
-    return s;
-  };
+  auto base = [batch](OpKind op, int res, int in) { return BlockSignature::of(op, batch, res, in); };
   auto dw_ffns = [&](int block, int res, int dim, const std::vector<int>& hiddens) {
     for (int hidden : hiddens) {
       visit(block, base(OpKind::DW, res, dim));

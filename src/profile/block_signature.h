@@ -37,6 +37,16 @@ struct BlockSignature {
   std::array<int, kMaxStem> stem{};             // stem widths, stem_len of them
   int stem_len = 0;
 
+  // An op at a map side and input width; the other fields are filled in per op.
+  static BlockSignature of(OpKind op, int batch, int res, int in) {
+    BlockSignature s;
+    s.op = op;
+    s.batch = batch;
+    s.res = res;
+    s.in = in;
+    return s;
+  }
+
   // Canonical text, e.g. "ffn b16 r14 c64 h128" (the latency table's key).
   std::string key() const;
   // A 64-bit hash of the same fields, for the predictor's lookups (no string is built).

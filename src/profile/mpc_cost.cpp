@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/json_read.h"
 
 namespace vitnas {
 
@@ -21,34 +22,17 @@ namespace {
 
 // ---- strict JSON reads (errors start with the JSON path, like arch_from_json's) ------------
 
-std::string key_path(const std::string& path, const std::string& key) {
-  return path.empty() ? key : path + "." + key;
-}
+using json_read::as_string;
+using json_read::describe;
+using json_read::fail;
+using json_read::index_path;
+using json_read::key_path;
+using json_read::required;
 
-[[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw InputError((path.empty() ? "(root)" : path) + ": " + what);
-}
-
-std::string describe(const json& v) {
-  if (v.is_object()) return "an object";
-  if (v.is_array()) return "an array";
-  return v.dump();
-}
-
+// v, checked to be an object with only `known` keys; this file's errors do not list them.
 const json& as_object(const json& v, const std::string& path,
                       std::initializer_list<const char*> known) {
-  if (!v.is_object()) fail(path, "expected an object, got " + describe(v));
-  for (const auto& item : v.items()) {
-    const bool ok = std::any_of(known.begin(), known.end(),
-                                [&](const char* k) { return item.key() == k; });
-    if (!ok) fail(key_path(path, item.key()), "unknown key");
-  }
-  return v;
-}
-
-const json& required(const json& obj, const std::string& path, const std::string& key) {
-  if (!obj.contains(key)) fail(key_path(path, key), "missing");
-  return obj.at(key);
+  return json_read::as_object(v, path, known, /*list_valid=*/false);
 }
 
 double non_negative(const json& v, const std::string& path) {
@@ -69,17 +53,8 @@ json number(double x) {
   return x;
 }
 
-std::string as_string(const json& v, const std::string& path) {
-  if (!v.is_string()) fail(path, "expected a string, got " + describe(v));
-  return v.get<std::string>();
-}
-
-constexpr AttentionKind kKinds[] = {AttentionKind::Softmax, AttentionKind::ReluSoftmax,
-                                    AttentionKind::Scaling};
-
 AttentionKind kind_from_string(const std::string& s, const std::string& path) {
-  for (AttentionKind k : kKinds)
-    if (to_string(k) == s) return k;
+  if (const auto kind = attention_kind_from_string(s)) return *kind;
   fail(path, "unknown attention kind \"" + s + "\" (valid: softmax, relu_softmax, scaling)");
 }
 
@@ -127,7 +102,7 @@ CostTable cost_table_from_json(const json& j) {
   const json& ops = required(j, "", "ops");
   if (!ops.is_object()) fail("ops", "expected an object, got " + describe(ops));
   for (const auto& item : ops.items()) {
-    const std::string path = "ops." + item.key();
+    const std::string path = key_path("ops", item.key());
     const auto& names = required_ops();
     if (std::find(names.begin(), names.end(), item.key()) == names.end())
       fail(path, "unknown op (valid: multiply, square, matmul, compare, relu, exp, reciprocal, "
@@ -150,7 +125,7 @@ CostTable cost_table_from_json(const json& j) {
   if (!anchors.is_array() || anchors.empty())
     fail("row_max.anchors", "expected a non-empty array, got " + describe(anchors));
   for (size_t i = 0; i < anchors.size(); ++i) {
-    const std::string path = "row_max.anchors[" + std::to_string(i) + "]";
+    const std::string path = index_path("row_max.anchors", i);
     as_object(anchors[i], path, {"n", "bytes_per_elem"});
     const double n = non_negative(required(anchors[i], path, "n"), path + ".n");
     if (n < 2) fail(path + ".n", "expected a row length of at least 2, got " + std::to_string(n));
@@ -491,7 +466,7 @@ MpcBreakdown mpc_cost(const ArchSpec& spec, const CostTable& t, const NetworkPro
 json breakdown_to_json(const MpcBreakdown& b) {
   auto kinds = [](const double* s) {
     json j = json::object();
-    for (AttentionKind k : kKinds) j[to_string(k)] = s[static_cast<int>(k)];
+    for (AttentionKind k : kAttentionKinds) j[to_string(k)] = s[static_cast<int>(k)];
     return j;
   };
   json blocks = json::array();
@@ -567,7 +542,7 @@ Measurements load_measurements(const std::string& path) {
     if (!points.is_array() || points.empty())
       fail("points", "expected a non-empty array, got " + describe(points));
     for (size_t i = 0; i < points.size(); ++i)
-      m.points.push_back(parse_point(points[i], "points[" + std::to_string(i) + "]", dir));
+      m.points.push_back(parse_point(points[i], index_path("points", i), dir));
     return m;
   } catch (const InputError& e) {
     throw InputError(path + ": " + e.what());
@@ -622,7 +597,7 @@ MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, con
 
   MpcCalibration c;
   for (size_t i = 0; i < kinds.size(); ++i) {
-    const std::string name = to_string(kKinds[kinds[i]]);
+    const std::string name = to_string(kAttentionKinds[kinds[i]]);
     require(x(i) > 0, "calibration: fitted kind_scale." + name + " = " + std::to_string(x(i)) +
                           " <= 0; the points contradict the analytic model (check the network "
                           "profile and the points' seconds)");
@@ -644,7 +619,7 @@ MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, con
 
 json calibration_to_json(const MpcCalibration& c) {
   json scales = json::object();
-  for (AttentionKind k : kKinds) scales[to_string(k)] = c.kind_scale[static_cast<int>(k)];
+  for (AttentionKind k : kAttentionKinds) scales[to_string(k)] = c.kind_scale[static_cast<int>(k)];
   return {{"rest_scale", c.rest_scale},
           {"kind_scale", scales},
           {"points", c.points},
@@ -657,7 +632,7 @@ MpcCalibration calibration_from_json(const json& j) {
   c.rest_scale = positive(required(j, "", "rest_scale"), "rest_scale");
   const json& scales = as_object(required(j, "", "kind_scale"), "kind_scale",
                                  {"softmax", "relu_softmax", "scaling"});
-  for (AttentionKind k : kKinds) {
+  for (AttentionKind k : kAttentionKinds) {
     const std::string key = to_string(k);
     c.kind_scale[static_cast<int>(k)] =
         positive(required(scales, "kind_scale", key), "kind_scale." + key);

@@ -11,14 +11,7 @@ class Collector {
  public:
   explicit Collector(int batch) : batch_(batch) {}
 
-  BlockSignature make(OpKind op, int res, int in) const {
-    BlockSignature s;
-    s.op = op;
-    s.batch = batch_;
-    s.res = res;
-    s.in = in;
-    return s;
-  }
+  BlockSignature make(OpKind op, int res, int in) const { return BlockSignature::of(op, batch_, res, in); }
   void add(const BlockSignature& s) { found_.emplace(s.key(), s); }
 
   // DW + FFN pairs on (res, dim) with each hidden width.
