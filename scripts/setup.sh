@@ -12,6 +12,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-openmp libblas-dev  # LibTorch 1.13 (CPU) and a fast BLAS
   nlohmann-json3-dev libspdlog-dev libcli11-dev libeigen3-dev # JSON, logging, command line, least squares
   catch2 libbenchmark-dev                    # tests (Catch2 v2), micro-benchmarks
+  zlib1g-dev libpng-dev libturbojpeg0-dev pkg-config  # dataset readers (IDX gz, PNG, JPEG)
+  dataset-fashion-mnist                      # /usr/share/datasets/fashion-mnist, the default data
 )
 
 missing=()
