@@ -4,6 +4,7 @@
 // as it grows and --resume continues it. mpc: the table records the analytic cost model (cost
 // table and network profile); nothing is measured.
 #include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include <nlohmann/json.hpp>
