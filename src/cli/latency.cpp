@@ -39,20 +39,13 @@ struct PredictOptions {
   int repeat = 0;      // time this many predictions (predictions/s)
 };
 
-// The calibrated seconds of one MPC row (the calibration is linear, so rows add up).
-double calibrated_block_seconds(const MpcBlock& b, const MpcCalibration& c) {
-  double s = c.rest_scale * b.rest_seconds;
-  for (int k = 0; k < 3; ++k) s += c.kind_scale[k] * b.attention_seconds[k];
-  return s;
-}
-
 nlohmann::json predict_mpc(const MpcDevice& mpc, const ArchSpec& spec) {
   const MpcBreakdown b = mpc_cost(spec, mpc.costs, mpc.network);
   nlohmann::json blocks = nlohmann::json::array();
   for (const auto& row : b.blocks) {
     nlohmann::json j = {{"name", row.name}, {"type", row.type}, {"rounds", row.cost.rounds},
                         {"bytes", row.cost.bytes}, {"seconds", row.seconds}};
-    if (mpc.calibration) j["calibrated_seconds"] = calibrated_block_seconds(row, *mpc.calibration);
+    if (mpc.calibration) j["calibrated_seconds"] = calibrated_seconds(row, *mpc.calibration);
     blocks.push_back(j);
   }
   nlohmann::json j = {{"arch", spec.name}, {"rounds", b.total.rounds}, {"bytes", b.total.bytes},

@@ -555,10 +555,20 @@ std::vector<MeasuredPoint> load_measured_points(const std::string& path) {
 
 // ---- calibration -------------------------------------------------------------------------
 
-double calibrated_seconds(const MpcBreakdown& b, const MpcCalibration& c) {
-  double s = c.rest_scale * b.rest_seconds;
-  for (int k = 0; k < 3; ++k) s += c.kind_scale[k] * b.attention_seconds[k];
+namespace {
+double calibrated(double rest_seconds, const double (&attention_seconds)[3], const MpcCalibration& c) {
+  double s = c.rest_scale * rest_seconds;
+  for (int k = 0; k < 3; ++k) s += c.kind_scale[k] * attention_seconds[k];
   return s;
+}
+}  // namespace
+
+double calibrated_seconds(const MpcBreakdown& b, const MpcCalibration& c) {
+  return calibrated(b.rest_seconds, b.attention_seconds, c);
+}
+
+double calibrated_seconds(const MpcBlock& b, const MpcCalibration& c) {
+  return calibrated(b.rest_seconds, b.attention_seconds, c);
 }
 
 MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, const CostTable& t,

@@ -178,6 +178,7 @@ std::vector<MeasuredPoint> load_measured_points(const std::string& path);  // .p
 MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, const CostTable& t,
                                    const NetworkProfile& n);
 double calibrated_seconds(const MpcBreakdown& b, const MpcCalibration& c);
+double calibrated_seconds(const MpcBlock& b, const MpcCalibration& c);  // rows add up to the total
 nlohmann::json calibration_to_json(const MpcCalibration& c);
 MpcCalibration calibration_from_json(const nlohmann::json& j);
 

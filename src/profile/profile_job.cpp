@@ -7,8 +7,8 @@
 
 #include "core/error.h"
 #include "profile/calibration.h"
-#include "profile/op_profiler.h"
 #include "profile/benchmark.h"
+#include "profile/op_profiler.h"
 #include "profile/predictor.h"
 
 namespace vitnas {
@@ -27,14 +27,10 @@ torch::Dtype dtype_of(const DeviceInfo& d) {
 
 void fit_table_calibration(LatencyTable& table) {
   if (table.networks.empty()) return;
-  const Predictor raw([&] {
-    LatencyTable t = table;
-    t.calibration.reset();
-    return t;
-  }());
+  const Predictor predictor(table);  // group_sums() are raw sums, whatever the calibration
   std::vector<CalibrationPoint> points;
   for (const auto& n : table.networks)
-    points.push_back({n.arch.name, raw.group_sums(n.arch), n.measured.median_ms});
+    points.push_back({n.arch.name, predictor.group_sums(n.arch), n.measured.median_ms});
   table.calibration = fit_calibration(points);
 }
 
