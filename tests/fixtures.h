@@ -4,9 +4,25 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
+#include <catch2/catch.hpp>
+
+#include "core/error.h"
+
 namespace vitnas::test {
+
+// The message of the InputError f throws; fails the test if it throws nothing.
+inline std::string input_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  FAIL("expected an InputError");
+  return "";
+}
 
 // A file path in a per-process scratch folder (parallel test processes do not collide); the
 // folder is removed when the test binary exits.

@@ -20,16 +20,7 @@ using Catch::Matchers::StartsWith;
 
 namespace {
 
-// The message of the InputError f throws; fails the test if it throws nothing.
-std::string input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  FAIL("expected an InputError");
-  return "";
-}
+using vitnas::test::input_error;
 
 std::string parse_error(const json& j) {
   return input_error([&] { arch_from_json(j); });

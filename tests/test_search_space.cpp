@@ -26,15 +26,7 @@ std::string space_path(const std::string& name) {
   return std::string(VITNAS_SOURCE_DIR) + "/experiments/spaces/" + name + ".json";
 }
 
-std::string input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  FAIL("expected an InputError");
-  return "";
-}
+using vitnas::test::input_error;
 
 json small_json() { return read_json_file(space_path("small")); }
 std::string parse_error(const json& j) {
