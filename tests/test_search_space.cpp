@@ -372,3 +372,22 @@ TEST_CASE("load_space names the file, then the path", "[space]") {
   std::remove(path.c_str());
   CHECK_THAT(input_error([&] { load_space(path); }), StartsWith(path));
 }
+
+TEST_CASE("sample_distinct skips excluded networks whatever their names", "[space]") {
+  const SearchSpace s = load_space(space_path("small"));
+  const std::vector<ArchSpec> first = sample_distinct(s, 5, 11, {}, "n");
+  REQUIRE(first.size() == 5);
+  CHECK(first[0].name == "n0");
+  CHECK(first[4].name == "n4");
+  for (size_t i = 0; i < first.size(); ++i)
+    for (size_t j = i + 1; j < first.size(); ++j) CHECK_FALSE(same_network(first[i], first[j]));
+  // The same seed with the first draw excluded (under another name) starts from the second.
+  ArchSpec excluded = first[0];
+  excluded.name = "renamed";
+  const std::vector<ArchSpec> rest = sample_distinct(s, 4, 11, {excluded}, "n");
+  REQUIRE(rest.size() == 4);
+  for (size_t i = 0; i < rest.size(); ++i) {
+    CHECK_FALSE(same_network(rest[i], excluded));
+    CHECK(same_network(rest[i], first[i + 1]));
+  }
+}

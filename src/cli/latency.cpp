@@ -6,7 +6,6 @@
 //   calibrate  refits the table's correction on measured whole networks from a file
 #include <chrono>
 #include <cstdio>
-#include <random>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -143,22 +142,6 @@ struct ValidateOptions {
   int rounds = 3;
 };
 
-// Random networks of the space, none of them one the table was calibrated on.
-std::vector<ArchSpec> held_out_networks(const SearchSpace& space, int count, uint64_t seed,
-                                        const LatencyTable& table) {
-  std::mt19937_64 rng(seed);
-  std::vector<ArchSpec> nets;
-  for (int tries = 0; int(nets.size()) < count && tries < 100 * count; ++tries) {
-    ArchSpec a = sample(space, rng);
-    a.name = "val-" + std::to_string(nets.size());
-    bool used = false;
-    for (const auto& n : table.networks) used = used || n.arch == a;
-    for (const auto& n : nets) used = used || n == a;
-    if (!used) nets.push_back(a);
-  }
-  return nets;
-}
-
 void write_csv(const std::string& path, const std::vector<ValidationRow>& rows) {
   std::ostringstream out;
   out << "name,predicted_ms,measured_ms,error_pct,measured_spread_pct,arch\n";
@@ -192,7 +175,11 @@ void run_validate(const ValidateOptions& o) {
                       o.table);
 
   std::vector<ArchSpec> nets;
-  if (!o.space.empty()) nets = held_out_networks(load_space(o.space), o.samples, o.seed, table);
+  if (!o.space.empty()) {  // held out: none of them a network the table was calibrated on
+    std::vector<ArchSpec> calibration;
+    for (const auto& n : table.networks) calibration.push_back(n.arch);
+    nets = sample_distinct(load_space(o.space), o.samples, o.seed, calibration, "val-");
+  }
   for (const auto& a : o.archs) nets.push_back(load_arch(a));
   TimingOptions timing{0.2, 2, o.seconds, 5, 0.0};
   spdlog::info("validate {}: {} networks, {} s each in {} rounds", o.table, nets.size(), o.seconds, o.rounds);

@@ -5,7 +5,6 @@
 // table and network profile); nothing is measured.
 #include <cstdio>
 #include <filesystem>
-#include <random>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -38,24 +37,15 @@ struct ProfileCliOptions {
   double bandwidth_mbit = 0, rtt_ms = 0;
 };
 
-// The networks the calibration is fitted on: the presets the space contains, then random
-// samples (seeded) until `count` more.
+// The networks the calibration is fitted on: the presets the space contains, then `count`
+// distinct random samples.
 std::vector<ArchSpec> calibration_networks(const SearchSpace& space, int count, uint64_t seed) {
   std::vector<ArchSpec> nets;
   for (const auto& name : preset_names()) {
     const ArchSpec p = preset(name);
     if (p.family == Family::EfficientViT && contains(space, p)) nets.push_back(p);
   }
-  std::mt19937_64 rng(seed);
-  for (int i = 0, tries = 0; i < count && tries < 100 * count; ++tries) {
-    ArchSpec a = sample(space, rng);
-    a.name = "calib-" + std::to_string(i);
-    bool seen = false;
-    for (const auto& n : nets) seen = seen || n == a;
-    if (seen) continue;
-    nets.push_back(a);
-    ++i;
-  }
+  for (auto& a : sample_distinct(space, count, seed, nets, "calib-")) nets.push_back(std::move(a));
   return nets;
 }
 

@@ -481,4 +481,10 @@ bool operator==(const ArchSpec& a, const ArchSpec& b) {
   throw std::logic_error("operator==: invalid Family");
 }
 
+bool same_network(const ArchSpec& a, const ArchSpec& b) {
+  ArchSpec renamed = b;
+  renamed.name = a.name;
+  return a == renamed;
+}
+
 }  // namespace vitnas

@@ -159,5 +159,7 @@ bool operator==(const ViTLayerSpec& a, const ViTLayerSpec& b);
 bool operator==(const ViTSpec& a, const ViTSpec& b);
 bool operator==(const ArchSpec& a, const ArchSpec& b);
 inline bool operator!=(const ArchSpec& a, const ArchSpec& b) { return !(a == b); }
+// The same network under any name (operator== also compares names).
+bool same_network(const ArchSpec& a, const ArchSpec& b);
 
 }  // namespace vitnas

@@ -354,6 +354,25 @@ ArchSpec sample(const SearchSpace& s, std::mt19937_64& rng) {
   return a;
 }
 
+std::vector<ArchSpec> sample_distinct(const SearchSpace& s, int count, uint64_t seed,
+                                      const std::vector<ArchSpec>& exclude, const std::string& prefix) {
+  std::mt19937_64 rng(seed);
+  std::vector<ArchSpec> drawn;
+  auto seen = [&](const ArchSpec& a) {
+    for (const auto& e : exclude)
+      if (same_network(a, e)) return true;
+    for (const auto& d : drawn)
+      if (same_network(a, d)) return true;
+    return false;
+  };
+  for (int tries = 0; int(drawn.size()) < count && tries < 100 * count; ++tries) {
+    ArchSpec a = sample(s, rng);
+    a.name = prefix + std::to_string(drawn.size());
+    if (!seen(a)) drawn.push_back(std::move(a));
+  }
+  return drawn;
+}
+
 bool contains(const SearchSpace& s, const ArchSpec& a) {
   if (a.family != Family::EfficientViT || a.distillation) return false;
   if (!in(s.img_size, a.img_size) || a.in_chans != s.in_chans || a.num_classes != s.num_classes)

@@ -65,6 +65,12 @@ void validate(const SearchSpace& s);
 // Every draw consumes one rng() value, even from a one-element list.
 ArchSpec sample(const SearchSpace& s, std::mt19937_64& rng);
 
+// `count` draws from std::mt19937_64(seed), named prefix0, prefix1, ..., skipping any network
+// already drawn or in `exclude` (compared without names). Fewer if the space runs out (after
+// 100 x count draws). The profiler's calibration networks and validate's held-out ones.
+std::vector<ArchSpec> sample_distinct(const SearchSpace& s, int count, uint64_t seed,
+                                      const std::vector<ArchSpec>& exclude, const std::string& prefix);
+
 // Whether sample() can produce `a` (the name is ignored; a distillation head is outside).
 bool contains(const SearchSpace& s, const ArchSpec& a);
 
