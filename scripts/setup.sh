@@ -13,6 +13,7 @@ PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev libeigen3-dev # JSON, logging, command line, least squares
   catch2 libbenchmark-dev                    # tests (Catch2 v2), micro-benchmarks
   zlib1g-dev libpng-dev libturbojpeg0-dev pkg-config  # dataset readers (IDX gz, PNG, JPEG)
+  libgloo-dev                                # Gloo headers: multi-process (data-parallel) training
   dataset-fashion-mnist                      # /usr/share/datasets/fashion-mnist, the default data
 )
 

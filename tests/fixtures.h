@@ -67,4 +67,15 @@ inline const char* kCustomSpec = R"({
      "downsample": {"ffn_before": [], "hidden": 128, "ffn_after": [128]},
      "blocks": []}]})";
 
+// A plain ViT small enough to train in a test (LayerNorm only, no dropout: its forward is the
+// same in train and eval mode, and per-sample, which data-parallel tests rely on).
+inline const char* kTinyViTSpec = R"({
+  "family": "vit", "name": "tiny_vit", "img_size": 16, "patch_size": 4, "in_chans": 3,
+  "num_classes": 10, "embed_dim": 32, "cls_token": true,
+  "layers": [
+    {"heads": [{"qk_dim": 16, "v_dim": 16, "kind": "softmax"},
+               {"qk_dim": 16, "v_dim": 16, "kind": "softmax"}], "mlp_hidden": 64, "act": "gelu"},
+    {"heads": [{"qk_dim": 16, "v_dim": 16, "kind": "softmax"},
+               {"qk_dim": 16, "v_dim": 16, "kind": "relu_softmax"}], "mlp_hidden": 64, "act": "gelu"}]})";
+
 }  // namespace vitnas::test

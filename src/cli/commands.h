@@ -10,5 +10,7 @@ void register_bench(CLI::App& root);
 void register_forward(CLI::App& root);
 void register_profile(CLI::App& root);
 void register_latency(CLI::App& root);
+void register_train(CLI::App& root);
+void register_bench_train(CLI::App& root);
 
 }  // namespace vitnas::cli

@@ -142,7 +142,7 @@ Progress::~Progress() {
   if (enabled_ && last_draw_ >= 0) std::fprintf(stderr, "\n");
 }
 
-void Progress::update(double fraction) {
+void Progress::update(double fraction, const std::string& status) {
   if (!enabled_) return;
   const double t = now_s();
   if (last_draw_ >= 0 && t - last_draw_ < 0.2 && fraction < 1.0) return;
@@ -152,11 +152,21 @@ void Progress::update(double fraction) {
   std::string bar(size_t(filled), '=');
   if (filled < kWidth) bar += '>' + std::string(size_t(kWidth - filled - 1), ' ');
   const double eta = fraction > 0 ? (t - start_) * (1.0 - fraction) / fraction : 0.0;
-  std::fprintf(stderr, "\r%s [%s] %3d%% ETA %.0fs ", label_.c_str(), bar.c_str(),
-               int(fraction * 100), eta);
+  std::fprintf(stderr, "\r%s [%s] %3d%% ETA %.0fs %s ", label_.c_str(), bar.c_str(),
+               int(fraction * 100), eta, status.c_str());
   std::fflush(stderr);
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+namespace {
+std::vector<std::string>& recorded_command_line() {
+  static std::vector<std::string> argv;
+  return argv;
+}
+}  // namespace
+
+void set_command_line(std::vector<std::string> argv) { recorded_command_line() = std::move(argv); }
+const std::vector<std::string>& command_line() { return recorded_command_line(); }
 
 }  // namespace vitnas::cli

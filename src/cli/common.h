@@ -43,7 +43,8 @@ class Progress {
  public:
   explicit Progress(std::string label);
   ~Progress();
-  void update(double fraction);
+  // status: extra text after the bar ("loss 0.412 top-1 86.1% 1520 img/s").
+  void update(double fraction, const std::string& status = "");
 
  private:
   std::string label_;
@@ -52,5 +53,10 @@ class Progress {
 };
 
 void print_json(const nlohmann::json& j);  // pretty JSON on stdout
+
+// The program's own command line (argv, argv[0] included), recorded by main, for commands that
+// re-run themselves (train --nproc).
+void set_command_line(std::vector<std::string> argv);
+const std::vector<std::string>& command_line();
 
 }  // namespace vitnas::cli

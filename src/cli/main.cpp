@@ -3,7 +3,9 @@
 // 0 success, 2 bad input (fix a flag, file or architecture), 1 anything else.
 #include <malloc.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -39,9 +41,14 @@ void check_command(const CLI::App& app, const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   // Keep freed activation buffers in the heap instead of returning them to the OS: glibc's
   // default mmap()s every block over 128 KiB-32 MiB and unmaps it on free, so each forward pass
-  // page-faults its activations in again (measured: 5 ms of a 35 ms EfficientViT-M0 batch).
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // page-faults its activations in again (measured: 5 ms of a 35 ms EfficientViT-M0 batch, and
+  // a third of an M0 training step). VITNAS_GLIBC_MALLOC=default keeps glibc's settings, so
+  // benchmarks/train_step.sh can show the difference.
+  const char* malloc_mode = std::getenv("VITNAS_GLIBC_MALLOC");
+  if (malloc_mode == nullptr || std::string(malloc_mode) != "default") {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
   // Logs go to stderr so that --json output on stdout stays parseable.
   spdlog::set_default_logger(spdlog::stderr_color_mt("vitnas"));
   spdlog::set_pattern("[%H:%M:%S] [%^%l%$] %v");
@@ -55,8 +62,11 @@ int main(int argc, char** argv) {
   vitnas::cli::register_forward(app);
   vitnas::cli::register_profile(app);
   vitnas::cli::register_latency(app);
+  vitnas::cli::register_train(app);
+  vitnas::cli::register_bench_train(app);
 
   try {
+    vitnas::cli::set_command_line({argv, argv + argc});
     std::vector<std::string> args(argv + 1, argv + argc);
     check_command(app, args);
     args = vitnas::cli::expand_config(app, args);

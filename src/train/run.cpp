@@ -1,0 +1,221 @@
+#include "train/run.h"
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "core/io.h"
+#include "data/loader.h"
+#include "data/split.h"
+#include "models/weights.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+#include "train/trainer.h"
+
+namespace vitnas {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct Datasets {
+  std::shared_ptr<const data::Dataset> train, val, test;  // val null without a split
+  std::string name;
+};
+
+Datasets open_datasets(const TrainRecipe& r) {
+  std::shared_ptr<const data::Dataset> full = data::open_dataset(r.data, /*train=*/true);
+  Datasets d;
+  d.name = full->name();
+  d.test = data::open_dataset(r.data, /*train=*/false);
+  require(r.arch.num_classes >= full->num_classes(),
+          "--data " + r.data + " has " + std::to_string(full->num_classes()) +
+              " classes but the architecture predicts " + std::to_string(r.arch.num_classes) +
+              ": set num_classes in its ArchSpec");
+  if (r.arch.num_classes > full->num_classes())
+    spdlog::warn("the architecture predicts {} classes, --data {} has {}", r.arch.num_classes,
+                 r.data, full->num_classes());
+  if (r.val_fraction > 0) {
+    data::Split split = data::split_by_fraction(full->size(), r.val_fraction, r.seed);
+    d.train = std::make_shared<data::Subset>(full, std::move(split.train));
+    d.val = std::make_shared<data::Subset>(full, std::move(split.val));
+  } else {
+    d.train = full;
+  }
+  return d;
+}
+
+data::TransformOptions transform_options(const TrainRecipe& r, const std::string& dataset,
+                                         bool train) {
+  data::TransformOptions t;
+  t.img_size = r.arch.img_size;
+  t.in_chans = r.arch.in_chans;
+  t.train = train;
+  t.augment = resolved_augment(r);
+  t.flip = r.flip;
+  t.rrc_min_scale = r.rrc_min_scale;
+  t.pad = std::max<int64_t>(1, r.arch.img_size / 8);  // CIFAR's 4 px at 32 px
+  data::Normalization n = data::normalization_for(dataset);
+  t.mean = n.mean;
+  t.std = n.std;
+  return t;
+}
+
+void write_metrics(const fs::path& path, const nlohmann::json& metrics) {
+  std::string text;
+  for (const auto& line : metrics) text += line.dump() + "\n";
+  write_file_atomic(path.string(), text);
+}
+
+// "val_top1", "val_top5", ... from an evaluation.
+void add_eval(nlohmann::json& line, const std::string& prefix, const EvalResult& e) {
+  line[prefix + "_top1"] = e.top1;
+  line[prefix + "_top5"] = e.top5;
+  line[prefix + "_loss"] = e.loss;
+}
+
+}  // namespace
+
+TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
+                         const std::string& out_dir, bool resume, ProcessGroup& group,
+                         const ProgressCallback& progress) {
+  validate(recipe);
+  require(recipe.world_size == group.world_size(),
+          "the recipe is for " + std::to_string(recipe.world_size) + " processes, " +
+              std::to_string(group.world_size()) + " are running");
+  const fs::path dir(out_dir);
+  const fs::path checkpoint_path = dir / "checkpoint.safetensors";
+  const torch::Device device(runtime.device);
+
+  // Everything that can be wrong with the input is checked before the first write.
+  Datasets data = open_datasets(recipe);
+  data::LoaderOptions lo;
+  lo.batch_size = recipe.batch_size;
+  lo.seed = recipe.seed;
+  lo.drop_last = true;  // equal-sized steps (timm's training loader)
+  lo.threads = runtime.loader_threads;
+  lo.prefetch = std::max(2, 2 * runtime.loader_threads);
+  lo.rank = group.rank();
+  lo.world_size = group.world_size();
+  data::DataLoader loader(data.train, transform_options(recipe, data.name, true), lo);
+  require(loader.num_batches() > 0,
+          "--batch " + std::to_string(recipe.batch_size) + " is larger than the " +
+              std::to_string(loader.samples_per_rank()) + " training images per process");
+  const auto eval_transform = transform_options(recipe, data.name, false);
+  const int64_t eval_batch = std::max<int64_t>(recipe.batch_size, 256);
+
+  Trainer trainer(recipe, runtime, group, loader.num_batches());
+  const nlohmann::json recipe_json = recipe_to_json(recipe);
+  Checkpoint state;
+  state.recipe = recipe_json;
+  if (fs::exists(checkpoint_path)) {
+    require(resume, checkpoint_path.string() +
+                        " exists: pass --resume to continue that run, or choose another --out");
+    state = load_checkpoint(checkpoint_path.string());
+    const std::string diff = recipe_difference(state.recipe, recipe_json);
+    require(diff.empty(), checkpoint_path.string() + ": " + diff +
+                              "; resume with the run's own settings, or choose another --out");
+    trainer.restore(state, checkpoint_path.string());
+    spdlog::info("resuming {} after epoch {} (step {})", checkpoint_path.string(), state.epoch,
+                 state.step);
+  }
+
+  if (group.is_main()) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    require(!ec, "--out " + out_dir + ": cannot create the directory (" + ec.message() + ")");
+    save_arch(recipe.arch, (dir / "arch.json").string());
+  }
+
+  TrainResult result;
+  result.first_epoch = state.epoch;
+  for (int64_t epoch = state.epoch; epoch < recipe.epochs; ++epoch) {
+    const auto epoch_start = Clock::now();
+    trainer.begin_epoch(epoch);
+    loader.begin_epoch(epoch);
+    AverageMeter loss;
+    int64_t correct = 0;
+    while (auto batch = loader.next()) {
+      StepResult r = trainer.step(batch->images, batch->labels);
+      loss.update(r.loss, r.images);
+      correct += r.correct;
+      if (progress && group.is_main()) {
+        const double s = seconds_since(epoch_start);
+        progress({epoch, recipe.epochs, batch->index + 1, loader.num_batches(), loss.avg(),
+                  100.0 * double(correct) / double(loss.count()),
+                  s > 0 ? double(loss.count()) / s : 0.0});
+      }
+    }
+    const double train_seconds = seconds_since(epoch_start);
+    // [loss sum, top-1 hits, images] over all ranks.
+    torch::Tensor sums =
+        torch::tensor({loss.sum(), double(correct), double(loss.count())}, torch::kFloat64)
+            .to(device);
+    group.allreduce_sum_(sums);
+    sums = sums.cpu();
+    auto s = sums.accessor<double, 1>();
+
+    nlohmann::json line = {{"epoch", epoch + 1},
+                           {"step", trainer.steps()},
+                           {"lr", trainer.lr()},
+                           {"train_loss", s[0] / s[2]},
+                           {"train_top1", 100.0 * s[1] / s[2]},
+                           {"img_per_s", s[2] / train_seconds},
+                           {"train_seconds", train_seconds}};
+    auto eval = [&](ClassifierImpl& model, const std::string& prefix) {
+      if (data.val)
+        add_eval(line, prefix + "val",
+                 evaluate(model, data.val, eval_transform, eval_batch, runtime.loader_threads,
+                          device, group));
+      add_eval(line, prefix + "test",
+               evaluate(model, data.test, eval_transform, eval_batch, runtime.loader_threads,
+                        device, group));
+    };
+    eval(trainer.model(), "");
+    if (trainer.ema()) eval(trainer.ema()->model(), "ema_");
+    const double epoch_seconds = seconds_since(epoch_start);
+    state.seconds += epoch_seconds;
+    line["epoch_seconds"] = epoch_seconds;
+    line["seconds"] = state.seconds;
+    state.metrics.push_back(line);
+
+    if (group.is_main()) {
+      const std::map<std::string, std::string> meta = {
+          {"arch", recipe.arch.name}, {"epoch", std::to_string(epoch + 1)}};
+      save_weights(trainer.model(), (dir / "weights.safetensors").string(), meta);
+      if (trainer.ema())
+        save_weights(trainer.ema()->model(), (dir / "weights_ema.safetensors").string(), meta);
+      write_metrics(dir / "metrics.jsonl", state.metrics);
+      Checkpoint c = trainer.checkpoint();
+      c.epoch = epoch + 1;
+      c.seconds = state.seconds;
+      c.recipe = recipe_json;
+      c.metrics = state.metrics;
+      save_checkpoint(checkpoint_path.string(), c);  // last: the other files are never behind it
+    }
+    group.barrier();
+    spdlog::info("epoch {}/{}: loss {:.4f}, train top-1 {:.2f}%, {}test top-1 {:.2f}%, {:.0f} img/s, {:.1f} s",
+                 epoch + 1, recipe.epochs, line["train_loss"].get<double>(),
+                 line["train_top1"].get<double>(),
+                 data.val ? fmt::format("val top-1 {:.2f}%, ", line["val_top1"].get<double>())
+                          : std::string(),
+                 line["test_top1"].get<double>(), line["img_per_s"].get<double>(),
+                 epoch_seconds);
+    ++result.epochs_run;
+  }
+  result.seconds = state.seconds;
+  if (!state.metrics.empty()) result.last = state.metrics.back();
+  return result;
+}
+
+}  // namespace vitnas
