@@ -32,6 +32,12 @@ struct TrainCliOptions {
 void run_train(const TrainCliOptions& o) {
   apply_common_options(o.common);
   require(o.nproc >= 1, "--nproc: must be >= 1");
+  // Checked here, once, before any process is launched (otherwise every rank says it).
+  parse_device(o.runtime.device);
+  TrainRecipe recipe = o.recipe;
+  recipe.arch = load_arch(o.arch);
+  validate(recipe);
+
   // --nproc N from a plain shell: become the launcher. The children see WORLD_SIZE and train.
   if (o.nproc > 1 && std::getenv("WORLD_SIZE") == nullptr) {
     std::vector<std::string> argv = command_line();
@@ -51,10 +57,7 @@ void run_train(const TrainCliOptions& o) {
   const int cores = std::max(1, int(std::thread::hardware_concurrency()));
   set_threads(o.runtime.threads > 0 ? o.runtime.threads
                                     : std::max(1, cores / int(env.world_size)));
-  parse_device(o.runtime.device);
 
-  TrainRecipe recipe = o.recipe;
-  recipe.arch = load_arch(o.arch);
   recipe.world_size = env.world_size;
   ProcessGroup group(env, torch::Device(o.runtime.device));
 
