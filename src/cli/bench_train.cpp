@@ -5,6 +5,7 @@
 // (torch::optim::AdamW over per-parameter tensors, clip_grad_norm_), and prints the ratio.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <functional>
 
 #include <nlohmann/json.hpp>

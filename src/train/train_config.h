@@ -49,7 +49,7 @@ struct TrainRecipe {
 // Settings that change speed and output, not the numbers trained.
 struct TrainRuntime {
   std::string device = "cpu";
-  int threads = 0;         // intra-op threads; 0: LibTorch's default
+  int threads = 0;         // intra-op threads, set by the CLI; 0: cores / local processes
   int loader_threads = 2;  // data-loading worker threads per process
   bool progress = true;    // progress bar on stderr (when it is a terminal)
 };
