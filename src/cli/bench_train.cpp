@@ -3,7 +3,6 @@
 // flat AdamW with clipping), on random images. --baseline also times, interleaved round by round
 // in the same process, the step as a direct port of the official PyTorch loop writes it
 // (torch::optim::AdamW over per-parameter tensors, clip_grad_norm_), and prints the ratio.
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -15,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "profile/benchmark.h"
 #include "train/losses.h"
 #include "train/param_groups.h"
 #include "train/trainer.h"
@@ -31,12 +31,6 @@ struct BenchTrainOptions {
   int steps = 4, rounds = 5, warmup = 2;
   bool baseline = false;
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // img/s of `steps` calls of step().
 double time_steps(const std::function<void()>& step, int steps, int64_t batch) {

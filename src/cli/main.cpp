@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   // Keep freed activation buffers in the heap instead of returning them to the OS: glibc's
   // default mmap()s every block over 128 KiB-32 MiB and unmaps it on free, so each forward pass
   // page-faults its activations in again (measured: 5 ms of a 35 ms EfficientViT-M0 batch, and
-  // a third of an M0 training step). VITNAS_GLIBC_MALLOC=default keeps glibc's settings, so
+  // half of an M0 training step). VITNAS_GLIBC_MALLOC=default keeps glibc's settings, so
   // benchmarks/train_step.sh can show the difference.
   const char* malloc_mode = std::getenv("VITNAS_GLIBC_MALLOC");
   if (malloc_mode == nullptr || std::string(malloc_mode) != "default") {
