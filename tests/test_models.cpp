@@ -11,7 +11,7 @@
 #include "core/arch_spec.h"
 #include "core/complexity.h"
 #include "core/safetensors.h"
-#include "models/attention_kind.h"
+#include "models/attention_ops.h"
 #include "models/classifier.h"
 #include "models/inference.h"
 #include "models/weights.h"

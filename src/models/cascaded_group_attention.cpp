@@ -4,19 +4,15 @@
 
 #include <torch/torch.h>
 
-#include "models/attention_kind.h"
+#include "core/arch_walk.h"
+#include "models/attention_ops.h"
 
 namespace vitnas {
 
-torch::Tensor attention_bias_index(int64_t window) {
-  const int64_t n = window * window;
-  auto idx = torch::empty({n, n}, torch::kInt64);
-  auto a = idx.accessor<int64_t, 2>();
-  for (int64_t p = 0; p < n; ++p)
-    for (int64_t q = 0; q < n; ++q)
-      a[p][q] = std::abs(p / window - q / window) * window + std::abs(p % window - q % window);
-  return idx;
-}
+namespace {
+// (B, d, R, R) -> (B, N, d): the tokens-major view attend() takes (no copy).
+torch::Tensor tokens(const torch::Tensor& t) { return t.flatten(2).transpose(1, 2); }
+}  // namespace
 
 CascadedGroupAttentionImpl::CascadedGroupAttentionImpl(int64_t dim, const AttentionSpec& spec,
                                                        int64_t window)
@@ -39,29 +35,25 @@ CascadedGroupAttentionImpl::CascadedGroupAttentionImpl(int64_t dim, const Attent
   attention_bias_idxs = register_buffer("attention_bias_idxs", attention_bias_index(window));
 }
 
+torch::Tensor CascadedGroupAttentionImpl::head_bias(int64_t i) const {
+  return attention_biases[i].index({attention_bias_idxs});  // (N, N)
+}
+
 torch::Tensor CascadedGroupAttentionImpl::forward(const torch::Tensor& x) {
-  const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
-  TORCH_CHECK(H == window_ && W == window_, "CascadedGroupAttention: expected ", window_, "x",
-              window_, " maps, got ", H, "x", W);
+  const int64_t B = x.size(0), R = window_;
+  TORCH_CHECK(x.size(2) == R && x.size(3) == R, "CascadedGroupAttention: expected ", R, "x", R,
+              " maps, got ", x.size(2), "x", x.size(3));
   const auto heads = static_cast<int64_t>(spec_.heads.size());
-  auto biases = attention_biases.index({torch::indexing::Slice(), attention_bias_idxs});
-  // (heads, N, N)
-  auto chunks = x.chunk(heads, 1);  // heads x (B, C/heads, H, W)
   std::vector<torch::Tensor> outs;
   torch::Tensor feat;
   for (int64_t i = 0; i < heads; ++i) {
-    const HeadSpec& h = spec_.heads[i];
-    // The cascade: head i sees its own split plus what head i-1 produced.
-    feat = (spec_.cascade && i > 0) ? feat + chunks[i] : chunks[i];
-    auto qkv = qkvs[i]->as<Conv2dBN>()->forward(feat);  // (B, 2*kd + v, H, W)
-    auto parts = qkv.split_with_sizes({h.key_dim, h.key_dim, h.v_dim}, 1);
-    auto q = dws[i]->as<Conv2dBN>()->forward(parts[0]).flatten(2);  // (B, kd, N)
-    auto k = parts[1].flatten(2);                                    // (B, kd, N)
-    auto v = parts[2].flatten(2);                                    // (B, v, N)
-    auto scores = torch::matmul(q.transpose(-2, -1), k) * (1.0 / std::sqrt(double(h.key_dim))) +
-                  biases[i];  // (B, N, N)
-    auto attn = attention_map(scores, h.kind);
-    feat = torch::matmul(v, attn.transpose(-2, -1)).view({B, h.v_dim, H, W});
+    const HeadSpec& h = spec_.heads[size_t(i)];
+    feat = head_input(x, 1, i, dim_ / heads, feat, spec_.cascade);  // (B, C/heads, R, R)
+    auto [q, k, v] = split_qkv(qkvs[i]->as<Conv2dBN>()->forward(feat), 1, h.key_dim, h.v_dim);
+    q = dws[i]->as<Conv2dBN>()->forward(q);  // (B, kd, R, R)
+    auto out = attend(tokens(q), tokens(k), tokens(v), head_bias(i), h.kind,
+                      1.0 / std::sqrt(double(h.key_dim)));  // (B, N, v)
+    feat = out.transpose(1, 2).reshape({B, h.v_dim, R, R});
     outs.push_back(feat);
   }
   return proj->forward(torch::cat(outs, 1));
@@ -70,27 +62,19 @@ torch::Tensor CascadedGroupAttentionImpl::forward(const torch::Tensor& x) {
 LocalWindowAttentionImpl::LocalWindowAttentionImpl(int64_t dim, const AttentionSpec& spec,
                                                    int64_t resolution, int64_t window)
     : resolution_(resolution), window_(window) {
-  attn = register_module(
-      "attn", CascadedGroupAttention(dim, spec, std::min(window, resolution)));
+  const WindowGeometry g = window_geometry(int(resolution), int(window));
+  attn = register_module("attn", CascadedGroupAttention(dim, spec, g.window));
 }
 
 torch::Tensor LocalWindowAttentionImpl::forward(const torch::Tensor& x) {
-  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t B = x.size(0), H = x.size(2), W = x.size(3);
   TORCH_CHECK(H == resolution_ && W == resolution_, "LocalWindowAttention: expected ",
               resolution_, "x", resolution_, " maps, got ", H, "x", W);
-  if (H <= window_ && W <= window_) return attn(x);
-  const int64_t w = window_;
-  const int64_t pad_b = (w - H % w) % w, pad_r = (w - W % w) % w;
-  auto t = x.permute({0, 2, 3, 1});  // (B, H, W, C)
-  if (pad_b > 0 || pad_r > 0) t = torch::constant_pad_nd(t, {0, 0, 0, pad_r, 0, pad_b});
-  const int64_t pH = H + pad_b, pW = W + pad_r, nH = pH / w, nW = pW / w;
-  // window partition: (B, nH*w, nW*w, C) -> (B*nH*nW, C, w, w)
-  t = t.view({B, nH, w, nW, w, C}).transpose(2, 3).reshape({B * nH * nW, w, w, C});
-  t = attn(t.permute({0, 3, 1, 2}));
-  // window reverse: (B*nH*nW, C, w, w) -> (B, pH, pW, C)
-  t = t.permute({0, 2, 3, 1}).reshape({B, nH, nW, w, w, C}).transpose(2, 3).reshape({B, pH, pW, C});
-  if (pad_b > 0 || pad_r > 0) t = t.slice(1, 0, H).slice(2, 0, W);
-  return t.permute({0, 3, 1, 2}).contiguous();  // (B, C, H, W)
+  const WindowGeometry g = window_geometry(int(H), int(window_));
+  if (g.whole_map()) return attn(x);
+  auto windows = window_partition(x.permute({0, 2, 3, 1}), g);  // (B*n, R, R, C)
+  auto y = attn(windows.permute({0, 3, 1, 2}));                  // (B*n, C, R, R)
+  return window_reverse(y.permute({0, 2, 3, 1}), g, B, H, W).permute({0, 3, 1, 2}).contiguous();
 }
 
 }  // namespace vitnas

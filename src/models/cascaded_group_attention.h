@@ -1,7 +1,7 @@
 // Cascaded group attention (EfficientViT, Liu et al. CVPR 2023, section 3.2) and the local window
 // attention that runs it on 7x7 windows. Generalised as the ArchSpec allows: every head has its
 // own key_dim, v_dim, q-conv kernel and attention kind (MPCViT), and the cascade can be turned
-// off (independent group attention, where v_dim is free).
+// off (independent group attention, where v_dim is free). The math is attention_ops.h's.
 #pragma once
 
 #include <vector>
@@ -14,10 +14,6 @@
 
 namespace vitnas {
 
-// Relative-position bias index for an R x R window: the pair (p, q) reads |dr| * R + |dc|.
-// (The official code enumerates offsets in first-seen order, which yields exactly this.)
-torch::Tensor attention_bias_index(int64_t window);  // (R*R, R*R) int64
-
 class CascadedGroupAttentionImpl : public torch::nn::Module {
  public:
   // dim: input channels C; window: the side R of the (square) maps it attends over.
@@ -27,6 +23,7 @@ class CascadedGroupAttentionImpl : public torch::nn::Module {
 
   const AttentionSpec& spec() const { return spec_; }
   int64_t window() const { return window_; }
+  torch::Tensor head_bias(int64_t i) const;  // (N, N) relative-position bias of head i
 
   torch::nn::ModuleList qkvs{nullptr};   // per head: 1x1 Conv2dBN chunk -> key + key + v
   torch::nn::ModuleList dws{nullptr};    // per head: depthwise kxk Conv2dBN on q
@@ -40,8 +37,9 @@ class CascadedGroupAttentionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(CascadedGroupAttention);
 
-// Runs CGA on non-overlapping windows: pads bottom/right with zeros to a multiple of the window,
-// partitions, attends, merges and crops. Maps no larger than the window are attended whole.
+// Runs CGA on non-overlapping windows under the window rule (arch_walk.h): pads bottom/right with
+// zeros to whole windows, partitions, attends, merges and crops; a map no larger than the window
+// is attended whole.
 class LocalWindowAttentionImpl : public torch::nn::Module {
  public:
   // resolution: the side of the input map; window: the ArchSpec's window (capped at resolution).

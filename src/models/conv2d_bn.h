@@ -1,6 +1,7 @@
 // Conv2dBN: a bias-free Conv2d followed by BatchNorm2d, the building brick of EfficientViT
-// (the official "Conv2d_BN"; state-dict children "c" and "bn"). fuse() folds the BN into the
-// conv for inference: s = gamma / sqrt(var + eps); W' = W * s; b' = beta - mean * s.
+// (the official "Conv2d_BN"; state-dict children "c" and "bn"). Its math is a function on weight
+// tensors (conv2d_bn, fold), so a supernet runs it on slices of larger weights; fold() gives the
+// BN folded into the conv for inference: s = gamma / sqrt(var + eps); W' = W * s; b' = beta - mean * s.
 #pragma once
 
 #include <optional>
@@ -23,6 +24,20 @@ struct FusedConv {
   torch::Tensor operator()(const torch::Tensor& x) const;
 };
 
+// The tensors of one Conv2d + BatchNorm2d: a module's own, or views (slices) of a supernet's.
+struct ConvBNWeights {
+  torch::Tensor conv;                                   // (out, in/groups, k, k)
+  torch::Tensor gamma, beta, running_mean, running_var;  // (out)
+  torch::Tensor num_batches_tracked;                    // counted in training if defined
+  int64_t stride = 1, padding = 0, groups = 1;
+  double eps = 1e-5, momentum = 0.1;
+};
+
+// bn(conv(x)). Training normalises with the batch's statistics and updates the running ones in
+// place (through views, into the tensors they slice); eval uses the running statistics.
+torch::Tensor conv2d_bn(const torch::Tensor& x, const ConvBNWeights& w, bool training);
+FusedConv fold(const ConvBNWeights& w);
+
 class Conv2dBNImpl : public torch::nn::Module {
  public:
   // padding is kernel / 2 everywhere in EfficientViT. bn_weight_init 0 makes a residual branch
@@ -31,7 +46,8 @@ class Conv2dBNImpl : public torch::nn::Module {
                int64_t groups = 1, double bn_weight_init = 1.0);
 
   torch::Tensor forward(const torch::Tensor& x);
-  FusedConv fuse() const;
+  ConvBNWeights weights() const;
+  FusedConv fuse() const { return fold(weights()); }
 
   // From now on forward() runs the folded conv (eval only), as the official speed test's
   // replace_batchnorm() does: the baseline that `bench` compares vitnas's fused network with.

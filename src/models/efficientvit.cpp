@@ -2,109 +2,108 @@
 
 #include <torch/torch.h>
 
+#include "core/arch_walk.h"
 #include "models/cascaded_group_attention.h"
 #include "models/ffn.h"
 #include "models/patch_merging.h"
 #include "models/residual.h"
 
-
 namespace vitnas {
 
 namespace {
 
-// Residual 3x3 depthwise Conv2dBN (token interaction before each FFN).
-Residual residual_dw(int64_t dim, double bn_weight_init, double drop) {
-  return Residual(Conv2dBN(dim, dim, 3, 1, /*groups=*/dim, bn_weight_init), drop);
-}
+// Builds the module tree part by part. Stage K is the Sequential "blocksK"; a subsample's DW+FFN
+// pairs are a nested Sequential at children 0 and 2 (Identity when a side has none, so
+// PatchMerging keeps the official index 1); blocks follow.
+class Builder : public ArchVisitor {
+ public:
+  Builder(EfficientViTImpl& model, const ArchSpec& spec, double drop_path)
+      : m_(model), drop_path_(drop_path) {
+    for (const auto& s : spec.efficientvit.stages) total_blocks_ += s.blocks.size();
+  }
 
-// Keeps the official child indices (0: DW+FFN, 1: PatchMerging, 2: DW+FFN) even when a
-// subsample has no FFNs on one side.
-void push_ffns(Chain& stage, int64_t dim, const std::vector<int>& hidden) {
-  if (hidden.empty())
-    stage->push_back(torch::nn::Identity());
-  else
-    stage->push_back(subsample_ffns(dim, hidden));
-}
+  void stem(const Row&, const StemPart& s) override {
+    m_.patch_embed = m_.register_module("patch_embed", Chain());
+    int64_t in = s.in_chans;
+    for (size_t i = 0; i < s.widths->size(); ++i) {
+      if (i > 0) m_.patch_embed->push_back(torch::nn::ReLU());
+      m_.patch_embed->push_back(Conv2dBN(in, (*s.widths)[i], 3, 2));
+      in = (*s.widths)[i];
+    }
+  }
+
+  void begin_stage(const Stage&) override { stage_ = Chain(); }
+  void end_stage(const Stage& s) override {
+    if (stage_->is_empty()) stage_->push_back(torch::nn::Identity());  // a stage of no blocks
+    m_.stages.push_back(m_.register_module(s.name(), stage_));
+  }
+
+  void begin_row(const Row& row) override {
+    if (row.type == RowType::SubsampleFFN) pairs_ = Chain();
+    if (row.type != RowType::Block) return;
+    // Stochastic depth grows linearly over the blocks of the whole network.
+    rate_ = total_blocks_ > 1 ? drop_path_ * double(blocks_) / double(total_blocks_ - 1) : drop_path_;
+    ++blocks_;
+    block_ = EfficientViTBlock();
+  }
+  void end_row(const Row& row) override {
+    if (row.type == RowType::SubsampleFFN) {
+      if (pairs_->is_empty())
+        stage_->push_back(torch::nn::Identity());
+      else
+        stage_->push_back(pairs_);
+    }
+    if (row.type == RowType::Block) stage_->push_back(block_);
+  }
+
+  // Inside blocks the DW's BN starts at 0 (the branch starts as identity), in subsamples at 1.
+  void dw(const Row& row, const DWPart& p) override {
+    if (row.type == RowType::Block)
+      block_->add("dw" + std::to_string(p.index), Residual(depthwise(p.dim, 0.0), rate_));
+    else
+      pairs_->push_back(Residual(depthwise(p.dim, 1.0)));
+  }
+  void ffn(const Row& row, const FFNPart& p) override {
+    if (row.type == RowType::Block)
+      block_->add("ffn" + std::to_string(p.index), Residual(FFN(p.dim, p.hidden), rate_));
+    else
+      pairs_->push_back(Residual(FFN(p.dim, p.hidden)));
+  }
+  void attention(const Row&, const AttentionPart& p) override {
+    block_->add("mixer",
+                Residual(LocalWindowAttention(p.dim, *p.spec, p.side, p.geometry.window), rate_));
+  }
+  void patch_merging(const Row&, const PatchMergingPart& p) override {
+    stage_->push_back(PatchMerging(p.in, p.hidden, p.out));
+  }
+  void head(const Row&, const HeadPart& h) override {
+    m_.head = m_.register_module("head", BNLinear(h.dim, h.classes));
+    if (h.distillation) m_.head_dist = m_.register_module("head_dist", BNLinear(h.dim, h.classes));
+  }
+
+ private:
+  static Conv2dBN depthwise(int64_t dim, double bn_weight_init) {
+    return Conv2dBN(dim, dim, 3, 1, /*groups=*/dim, bn_weight_init);
+  }
+
+  EfficientViTImpl& m_;
+  double drop_path_, rate_ = 0;
+  size_t total_blocks_ = 0, blocks_ = 0;
+  Chain stage_{nullptr}, pairs_{nullptr};
+  EfficientViTBlock block_{nullptr};
+};
 
 }  // namespace
-
-EfficientViTBlockImpl::EfficientViTBlockImpl(int64_t dim, const BlockSpec& spec,
-                                             int64_t resolution, int64_t window,
-                                             double drop_path)
-    : spec_(spec) {
-  int ffn_index = 0;
-  auto add_ffns = [&](const std::vector<int>& hidden) {
-    for (int h : hidden) {
-      const std::string i = std::to_string(ffn_index++);
-      parts_.emplace_back("dw" + i, torch::nn::AnyModule(register_module(
-                                        "dw" + i, residual_dw(dim, 0.0, drop_path))));
-      parts_.emplace_back("ffn" + i, torch::nn::AnyModule(register_module(
-                                         "ffn" + i, Residual(FFN(dim, h), drop_path))));
-    }
-  };
-  add_ffns(spec.ffn_before);
-  if (spec.attention) {
-    auto mixer = Residual(LocalWindowAttention(dim, *spec.attention, resolution, window),
-                          drop_path);
-    parts_.emplace_back("mixer", torch::nn::AnyModule(register_module("mixer", mixer)));
-  }
-  add_ffns(spec.ffn_after);
-}
 
 torch::Tensor EfficientViTBlockImpl::forward(torch::Tensor x) {
   for (auto& part : parts_) x = part.second.forward(x);
   return x;
 }
 
-Chain subsample_ffns(int64_t dim, const std::vector<int>& hidden) {
-  Chain seq;
-  for (int h : hidden) {
-    seq->push_back(residual_dw(dim, 1.0, 0.0));
-    seq->push_back(Residual(FFN(dim, h)));
-  }
-  return seq;
-}
-
 EfficientViTImpl::EfficientViTImpl(const ArchSpec& spec, const ModelOptions& options)
     : ClassifierImpl(spec) {
-  const EfficientViTSpec& e = spec.efficientvit;
-
-  // Stem: stride-2 3x3 convs, ReLU between them (children 0, 2, 4, ... are the convs).
-  patch_embed = register_module("patch_embed", Chain());
-  int64_t in = spec.in_chans;
-  for (size_t i = 0; i < e.stem.size(); ++i) {
-    if (i > 0) patch_embed->push_back(torch::nn::ReLU());
-    patch_embed->push_back(Conv2dBN(in, e.stem[i], 3, 2));
-    in = e.stem[i];
-  }
-
-  size_t total_blocks = 0;
-  for (const auto& s : e.stages) total_blocks += s.blocks.size();
-  const auto resolutions = stage_resolutions(spec);
-  size_t block_index = 0;
-  for (size_t k = 0; k < e.stages.size(); ++k) {
-    const StageSpec& st = e.stages[k];
-    Chain stage;
-    if (st.downsample) {
-      const int64_t prev = e.stages[k - 1].embed_dim;
-      push_ffns(stage, prev, st.downsample->ffn_before);
-      stage->push_back(PatchMerging(prev, st.downsample->hidden, st.embed_dim));
-      push_ffns(stage, st.embed_dim, st.downsample->ffn_after);
-    }
-    for (const auto& b : st.blocks) {
-      const double rate =
-          total_blocks > 1 ? options.drop_path * double(block_index) / double(total_blocks - 1)
-                           : options.drop_path;
-      stage->push_back(EfficientViTBlock(st.embed_dim, b, resolutions[k], st.window, rate));
-      ++block_index;
-    }
-    if (stage->is_empty()) stage->push_back(torch::nn::Identity());  // a stage of no blocks
-    stages.push_back(register_module("blocks" + std::to_string(k + 1), stage));
-  }
-
-  const int64_t last = e.stages.back().embed_dim;
-  head = register_module("head", BNLinear(last, spec.num_classes));
-  if (spec.distillation) head_dist = register_module("head_dist", BNLinear(last, spec.num_classes));
+  Builder builder(*this, spec, options.drop_path);
+  walk(spec, builder);
 }
 
 torch::Tensor EfficientViTImpl::forward_features(const torch::Tensor& x) {

@@ -1,6 +1,7 @@
 // EfficientViT (Liu et al., "EfficientViT: Memory Efficient Vision Transformer with Cascaded
-// Group Attention", CVPR 2023), built from an ArchSpec. With a preset (m0..m5) the module tree
-// and its state-dict keys are exactly the official implementation's, so weights move both ways.
+// Group Attention", CVPR 2023), built from an ArchSpec by walking it (arch_walk.h). With a preset
+// (m0..m5) the module tree and its state-dict keys are exactly the official implementation's, so
+// weights move both ways.
 //
 //   patch_embed  stride-2 3x3 Conv2dBN stem, ReLU between       (B, 3, 224, 224) -> (B, C1, 14, 14)
 //   blocksK      [subsample: DW+FFN, PatchMerging, DW+FFN] + EfficientViTBlocks
@@ -13,21 +14,21 @@
 
 namespace vitnas {
 
-// One block: per FFN a residual 3x3 depthwise conv ("dwI") then a residual FFN ("ffnI"), the
-// mixer (residual local window attention) between ffn_before and ffn_after. The official block
-// is dw0, ffn0, mixer, dw1, ffn1.
+// One block: residual parts in forward order, named as the official block (dw0, ffn0, mixer,
+// dw1, ffn1): per FFN a 3x3 depthwise conv "dwI" then the FFN "ffnI", the mixer (local window
+// attention) between the FFNs before and after it.
 class EfficientViTBlockImpl : public torch::nn::Module {
  public:
-  EfficientViTBlockImpl(int64_t dim, const BlockSpec& spec, int64_t resolution, int64_t window,
-                        double drop_path);
   torch::Tensor forward(torch::Tensor x);
 
-  const BlockSpec& spec() const { return spec_; }
-  // The residual parts in forward order with their names ("dw0", "ffn0", "mixer", ...).
+  // Registers `part` under `name` and runs it after the parts added before.
+  template <typename ModuleType>
+  void add(const std::string& name, ModuleType part) {
+    parts_.emplace_back(name, torch::nn::AnyModule(register_module(name, part)));
+  }
   const std::vector<std::pair<std::string, torch::nn::AnyModule>>& parts() const { return parts_; }
 
  private:
-  BlockSpec spec_;
   std::vector<std::pair<std::string, torch::nn::AnyModule>> parts_;
 };
 TORCH_MODULE(EfficientViTBlock);
@@ -43,9 +44,5 @@ class EfficientViTImpl : public ClassifierImpl {
   std::vector<Chain> stages;  // "blocks1", "blocks2", ...
   BNLinear head{nullptr}, head_dist{nullptr};
 };
-
-// The residual DW + FFN pairs of a subsample step ("blocksK.0" / "blocksK.2"):
-// children 2i (Residual DW 3x3, BN weight init 1) and 2i+1 (Residual FFN).
-Chain subsample_ffns(int64_t dim, const std::vector<int>& hidden);
 
 }  // namespace vitnas

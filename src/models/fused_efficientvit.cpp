@@ -1,7 +1,10 @@
 #include "models/fused_efficientvit.h"
 
+#include <unordered_map>
+
 #include <torch/torch.h>
 
+#include "core/arch_walk.h"
 #include "models/cascaded_group_attention.h"
 #include "models/ffn.h"
 #include "models/fused_ops.h"
@@ -16,24 +19,18 @@ using torch::Tensor;
 
 fused::Pointwise pointwise(const FusedConv& f) { return fused::pointwise(f.weight, f.bias); }
 
-fused::FFNResidual ffn_residual(FFNImpl& f) {
-  return {pointwise(f.pw1->fuse()), pointwise(f.pw2->fuse())};
-}
-
 fused::WindowAttentionResidual window_attention_residual(LocalWindowAttentionImpl& lwa) {
   auto& cga = *lwa.attn;
-  const int64_t R = cga.window(), N = R * R;
-  torch::NoGradGuard no_grad;
-  auto biases = cga.attention_biases.index({torch::indexing::Slice(), cga.attention_bias_idxs});
+  const int64_t N = cga.window() * cga.window();
   fused::WindowAttentionResidual r;
   r.cascade = cga.spec().cascade;
-  r.window = R;
+  r.window = lwa.window();
   for (size_t i = 0; i < cga.spec().heads.size(); ++i) {
     const HeadSpec& hs = cga.spec().heads[i];
     fused::AttentionHead h;
     h.qkv = pointwise(cga.qkvs[i]->as<Conv2dBN>()->fuse());
     h.q_dw = fused::depthwise(cga.dws[i]->as<Conv2dBN>()->fuse(), 1.0 / std::sqrt(double(hs.key_dim)));
-    h.bias = biases[int64_t(i)].reshape({N, N}).contiguous();
+    h.bias = cga.head_bias(int64_t(i)).reshape({N, N}).contiguous();
     h.key_dim = hs.key_dim;
     h.v_dim = hs.v_dim;
     h.kind = hs.kind;
@@ -43,8 +40,7 @@ fused::WindowAttentionResidual window_attention_residual(LocalWindowAttentionImp
   return r;
 }
 
-fused::PatchMergingStep patch_merging(PatchMergingImpl& pm) {
-  torch::NoGradGuard no_grad;
+fused::PatchMergingStep patch_merging_step(PatchMergingImpl& pm) {
   return {pointwise(pm.conv1->fuse()), fused::pointwise(pm.se->fc1->weight, pm.se->fc1->bias),
           fused::pointwise(pm.se->fc2->weight, pm.se->fc2->bias), pointwise(pm.conv3->fuse()),
           fused::depthwise(pm.conv2->fuse())};
@@ -56,53 +52,81 @@ std::function<Tensor(const Tensor&)> step(Op op) {
   return [op = std::move(op)](const Tensor& x) { return op(x); };
 }
 
-// Turns one residual part of a block or subsample into a step.
-std::function<Tensor(const Tensor&)> residual_step(const ResidualImpl& res) {
-  const auto& inner = res.inner();
-  if (auto* conv = inner.ptr()->as<Conv2dBNImpl>()) return step(fused::residual_depthwise(conv->fuse()));
-  if (auto* ffn = inner.ptr()->as<FFNImpl>()) return step(ffn_residual(*ffn));
-  if (auto* lwa = inner.ptr()->as<LocalWindowAttentionImpl>()) return step(window_attention_residual(*lwa));
-  throw std::logic_error("fuse: unknown residual part " + inner.ptr()->name());
-}
+// Walks the spec and fuses the module each part names (arch_walk.h's module paths).
+class Fuser : public ArchVisitor {
+ public:
+  Fuser(EfficientViTImpl& model, std::vector<FusedEfficientViT::Step>& steps)
+      : model_(model), steps_(steps) {
+    for (const auto& item : model.named_modules()) modules_.emplace(item.key(), item.value().get());
+  }
+
+  void stem(const Row& row, const StemPart& s) override {
+    fused::Stem stem;
+    for (size_t i = 0; i < s.widths->size(); ++i)  // children 0, 2, 4, ...: ReLU between
+      stem.convs.push_back(at<Conv2dBNImpl>(row.name() + "." + std::to_string(2 * i)).fuse());
+    add(row.name(), step(stem));
+  }
+
+  // A residual 3x3 depthwise conv x + dw(x) is one conv with 1 added at its kernel's centre.
+  void dw(const Row& row, const DWPart& p) override {
+    const std::string path = module_path(row, p);
+    add(path, step(fused::residual_depthwise(inner<Conv2dBNImpl>(path).fuse())));
+  }
+
+  void ffn(const Row& row, const FFNPart& p) override {
+    const std::string path = module_path(row, p);
+    FFNImpl& f = inner<FFNImpl>(path);
+    add(path, step(fused::FFNResidual{pointwise(f.pw1->fuse()), pointwise(f.pw2->fuse())}));
+  }
+
+  void attention(const Row& row, const AttentionPart& p) override {
+    const std::string path = module_path(row, p);
+    add(path, step(window_attention_residual(inner<LocalWindowAttentionImpl>(path))));
+  }
+
+  void patch_merging(const Row& row, const PatchMergingPart&) override {
+    add(row.name(), step(patch_merging_step(at<PatchMergingImpl>(row.name()))));
+  }
+
+  // Mean pool, then BN1d + Linear folded; a distillation head is averaged in exactly
+  // ((W1 x + b1) + (W2 x + b2)) / 2 == ((W1 + W2) / 2) x + (b1 + b2) / 2.
+  void head(const Row& row, const HeadPart&) override {
+    auto [w, b] = model_.head->fuse();
+    if (model_.head_dist) {
+      auto [wd, bd] = model_.head_dist->fuse();
+      w = (w + wd) / 2;
+      b = (b + bd) / 2;
+    }
+    add(row.name(), step(fused::Head{fused::pointwise(w, b)}));
+  }
+
+ private:
+  template <typename M>
+  M& at(const std::string& path) {
+    const auto it = modules_.find(path);
+    M* m = it == modules_.end() ? nullptr : it->second->as<M>();
+    if (!m) throw std::logic_error("fuse: no module of the expected type at " + path);
+    return *m;
+  }
+  // The module a Residual at `path` wraps ("path.m").
+  template <typename M>
+  M& inner(const std::string& path) { return at<M>(path + ".m"); }
+
+  void add(std::string name, std::function<Tensor(const Tensor&)> run) {
+    steps_.push_back({std::move(name), std::move(run)});
+  }
+
+  EfficientViTImpl& model_;
+  std::vector<FusedEfficientViT::Step>& steps_;
+  std::unordered_map<std::string, torch::nn::Module*> modules_;
+};
 
 }  // namespace
 
 FusedEfficientViT::FusedEfficientViT(EfficientViTImpl& model) {
   torch::NoGradGuard no_grad;
-
-  fused::Stem stem;
-  for (const auto& child : model.patch_embed->children())
-    if (auto* c = child->as<Conv2dBNImpl>()) stem.convs.push_back(c->fuse());
-  steps_.push_back({"patch_embed", step(stem)});
-
-  for (size_t k = 0; k < model.stages.size(); ++k) {
-    const std::string stage_name = "blocks" + std::to_string(k + 1);
-    const auto& children = model.stages[k]->named_children();
-    for (const auto& child : children) {
-      const std::string name = stage_name + "." + child.key();
-      auto* m = child.value().get();
-      if (auto* block = m->as<EfficientViTBlockImpl>()) {
-        for (const auto& [part, any] : block->parts())
-          steps_.push_back({name + "." + part, residual_step(*any.ptr()->as<ResidualImpl>())});
-      } else if (auto* pm = m->as<PatchMergingImpl>()) {
-        steps_.push_back({name, step(patch_merging(*pm))});
-      } else if (auto* chain = m->as<ChainImpl>()) {  // subsample DW + FFN pairs
-        for (const auto& sub : chain->named_children())
-          steps_.push_back({name + "." + sub.key(), residual_step(*sub.value()->as<ResidualImpl>())});
-      }
-      // torch::nn::Identity (an empty subsample side or stage) adds no step.
-    }
-  }
-
-  // Head: mean pool, then BN1d + Linear folded; a distillation head is averaged in exactly
-  // ((W1 x + b1) + (W2 x + b2)) / 2 == ((W1 + W2) / 2) x + (b1 + b2) / 2.
-  auto [w, b] = model.head->fuse();
-  if (model.head_dist) {
-    auto [wd, bd] = model.head_dist->fuse();
-    w = (w + wd) / 2;
-    b = (b + bd) / 2;
-  }
-  steps_.push_back({"head", step(fused::Head{fused::pointwise(w, b)})});
+  Fuser fuser(model, steps_);
+  walk(model.spec(), fuser);
 }
 
 Tensor FusedEfficientViT::forward(const Tensor& images) const {

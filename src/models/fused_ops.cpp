@@ -2,8 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "models/attention_kind.h"
-#include "models/kernels/softmax.h"
+#include "models/attention_ops.h"
 #include "models/kernels/stem_conv.h"
 
 namespace vitnas::fused {
@@ -41,50 +40,34 @@ Depthwise residual_depthwise(FusedConv f) {
 
 Tensor FFNResidual::operator()(const Tensor& x) const { return pw2(pw1(x).relu_()).add_(x); }
 
-// kind(q k^T + bias) v over every window, with the scale folded into q. Softmax heads on CPU run
-// the per-window kernel (one BLAS call per GEMM, fused bias + softmax).
+// One head on every window: its qkv projection, q's depthwise conv (the scale folded in), then
+// the shared attention math.
 Tensor AttentionHead::operator()(const Tensor& feat) const {
   const int64_t Bw = feat.size(0), R = feat.size(1), N = R * feat.size(2);
-  auto t = qkv(feat);  // (Bw, R, R, 2kd + v)
-  auto q = q_dw(t.narrow(3, 0, key_dim)).reshape({Bw, N, key_dim});
-  auto k = t.narrow(3, key_dim, key_dim).reshape({Bw, N, key_dim});
-  auto v = t.narrow(3, 2 * key_dim, v_dim).reshape({Bw, N, v_dim});
-  Tensor out;
-  if (kind == AttentionKind::Softmax && q.device().is_cpu() && q.scalar_type() == torch::kFloat32) {
-    out = kernels::window_softmax_attention(q, k, v, bias);
-  } else {
-    // (bmm + add_: baddbmm with a broadcast bias is several times slower in LibTorch 1.13 on CPU)
-    auto scores = torch::bmm(q, k.transpose(1, 2)).add_(bias);  // (Bw, N, N)
-    out = torch::bmm(attention_map_(scores, kind), v);          // (Bw, N, v)
-  }
+  auto [q, k, v] = split_qkv(qkv(feat), 3, key_dim, v_dim);  // (Bw, R, R, kd | kd | v)
+  auto out = attend_inference(q_dw(q).reshape({Bw, N, key_dim}), k.reshape({Bw, N, key_dim}),
+                              v.reshape({Bw, N, v_dim}), bias, kind);  // (Bw, N, v)
   return out.view({Bw, R, feat.size(2), v_dim});
 }
 
+WindowGeometry WindowAttentionResidual::geometry(const Tensor& x) const {
+  return window_geometry(int(x.size(1)), int(window));
+}
+
 Tensor WindowAttentionResidual::partition(const Tensor& x) const {
-  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3), R = window;
-  const int64_t pad_b = (R - H % R) % R, pad_r = (R - W % R) % R;
-  const int64_t nH = (H + pad_b) / R, nW = (W + pad_r) / R;
-  Tensor win = x;
-  if (pad_b > 0 || pad_r > 0) win = torch::constant_pad_nd(x, {0, 0, 0, pad_r, 0, pad_b});
-  if (nH * nW > 1)
-    win = win.view({B, nH, R, nW, R, C}).permute({0, 1, 3, 2, 4, 5}).reshape({B * nH * nW, R, R, C});
-  return win;
+  return window_partition(x, geometry(x));
 }
 
 Tensor WindowAttentionResidual::head_input(const Tensor& windows, size_t i, const Tensor& prev) const {
   const int64_t chunk = windows.size(3) / int64_t(heads.size());
-  auto split = windows.narrow(3, int64_t(i) * chunk, chunk);  // (Bw, R, R, chunk)
-  return (cascade && i > 0) ? split + prev : split;
+  return vitnas::head_input(windows, 3, int64_t(i), chunk, prev, cascade);  // (Bw, R, R, chunk)
 }
 
 Tensor WindowAttentionResidual::finish(const std::vector<Tensor>& outs, const Tensor& x) const {
-  const int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3), R = window;
-  const int64_t nH = (H + R - 1) / R, nW = (W + R - 1) / R;
   auto y = proj(torch::cat(outs, 3).relu_());  // (Bw, R, R, C)
-  if (nH * nW == 1 && H == R && W == R) return y.add_(x);
-  // window reverse: (B*nH*nW, R, R, C) -> (B, nH*R, nW*R, C), then crop the padding
-  auto merged = y.view({B, nH, nW, R, R, C}).permute({0, 1, 3, 2, 4, 5}).reshape({B, nH * R, nW * R, C});
-  return x + merged.narrow(1, 0, H).narrow(2, 0, W);
+  const WindowGeometry g = geometry(x);
+  if (g.whole_map()) return y.add_(x);
+  return x + window_reverse(y, g, x.size(0), x.size(1), x.size(2));
 }
 
 Tensor WindowAttentionResidual::operator()(const Tensor& x) const {

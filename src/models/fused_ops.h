@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include "core/arch_spec.h"
+#include "core/arch_walk.h"
 #include "models/conv2d_bn.h"
 
 namespace vitnas::fused {
@@ -59,11 +60,12 @@ struct WindowAttentionResidual {
   std::vector<AttentionHead> heads;
   Pointwise proj;
   bool cascade = true;
-  int64_t window = 7;  // side R of the windows (already capped at the map size)
+  int64_t window = 7;  // the spec's window side (window_geometry caps it at the map)
 
   torch::Tensor operator()(const torch::Tensor& x) const;
 
-  // (B, H, W, C) -> (B * nH * nW, R, R, C), zero-padded to a multiple of R.
+  WindowGeometry geometry(const torch::Tensor& x) const;  // of the map x (B, H, W, C)
+  // (B, H, W, C) -> (B * count, R, R, C), zero-padded to whole windows.
   torch::Tensor partition(const torch::Tensor& x) const;
   // Head i's input: its channel chunk of the windows, plus head i-1's output with cascade.
   torch::Tensor head_input(const torch::Tensor& windows, size_t i, const torch::Tensor& prev) const;

@@ -4,7 +4,8 @@
 
 #include <torch/torch.h>
 
-#include "models/attention_kind.h"
+#include "core/arch_walk.h"
+#include "models/attention_ops.h"
 #include "models/residual.h"
 
 namespace vitnas {
@@ -25,24 +26,14 @@ int64_t sum_of(const std::vector<ViTHeadSpec>& heads, int ViTHeadSpec::*field) {
   return s;
 }
 
-// Applies each head's attention kind to its slice of scores (B, H, T, T).
-torch::Tensor attention_maps(const torch::Tensor& scores, const std::vector<ViTHeadSpec>& heads) {
-  bool same_kind = true;
-  for (const auto& h : heads) same_kind = same_kind && h.kind == heads[0].kind;
-  if (same_kind) return attention_map(scores, heads[0].kind);
-  std::vector<torch::Tensor> maps;
-  for (size_t i = 0; i < heads.size(); ++i)
-    maps.push_back(attention_map(scores.select(1, int64_t(i)), heads[i].kind));
-  return torch::stack(maps, 1);
-}
-
 }  // namespace
 
 ViTAttentionImpl::ViTAttentionImpl(int64_t dim, const std::vector<ViTHeadSpec>& heads,
                                    bool qkv_bias)
     : heads_(heads), uniform_(true) {
   for (const auto& h : heads)
-    uniform_ = uniform_ && h.qk_dim == heads[0].qk_dim && h.v_dim == heads[0].v_dim;
+    uniform_ = uniform_ && h.qk_dim == heads[0].qk_dim && h.v_dim == heads[0].v_dim &&
+               h.kind == heads[0].kind;
   const int64_t qk = sum_of(heads, &ViTHeadSpec::qk_dim), v = sum_of(heads, &ViTHeadSpec::v_dim);
   qkv = register_module("qkv",
                         torch::nn::Linear(torch::nn::LinearOptions(dim, 2 * qk + v).bias(qkv_bias)));
@@ -53,23 +44,21 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), H = int64_t(heads_.size());
   const int64_t qk = sum_of(heads_, &ViTHeadSpec::qk_dim), vd = sum_of(heads_, &ViTHeadSpec::v_dim);
   auto parts = qkv(x).split_with_sizes({qk, qk, vd}, -1);  // (B, T, qk) x2, (B, T, v)
-  if (uniform_) {
+  if (uniform_) {  // every head alike: one batched matmul over the heads
     const int64_t dq = heads_[0].qk_dim, dv = heads_[0].v_dim;
     auto q = parts[0].view({B, T, H, dq}).transpose(1, 2);  // (B, H, T, dq)
     auto k = parts[1].view({B, T, H, dq}).transpose(1, 2);
     auto v = parts[2].view({B, T, H, dv}).transpose(1, 2);  // (B, H, T, dv)
-    auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(dq)));
-    auto out = torch::matmul(attention_maps(scores, heads_), v);  // (B, H, T, dv)
+    auto out = attend(q, k, v, {}, heads_[0].kind, 1.0 / std::sqrt(double(dq)));  // (B, H, T, dv)
     return proj(out.transpose(1, 2).reshape({B, T, H * dv}));
   }
-  // Heterogeneous heads: one head at a time.
+  // Heterogeneous heads (widths or kinds): one head at a time.
   std::vector<torch::Tensor> outs;
   int64_t oq = 0, ov = 0;
   for (const auto& h : heads_) {
     auto q = parts[0].narrow(-1, oq, h.qk_dim), k = parts[1].narrow(-1, oq, h.qk_dim);
     auto v = parts[2].narrow(-1, ov, h.v_dim);
-    auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(double(h.qk_dim)));
-    outs.push_back(torch::matmul(attention_map(scores, h.kind), v));  // (B, T, v)
+    outs.push_back(attend(q, k, v, {}, h.kind, 1.0 / std::sqrt(double(h.qk_dim))));  // (B, T, v)
     oq += h.qk_dim;
     ov += h.v_dim;
   }
@@ -116,27 +105,49 @@ torch::Tensor ViTLayerImpl::forward(const torch::Tensor& x) {
   throw std::logic_error("ViTLayer: unhandled style");
 }
 
-ViTImpl::ViTImpl(const ArchSpec& spec, const ModelOptions& options) : ClassifierImpl(spec) {
-  const ViTSpec& v = spec.vit;
-  const int64_t D = v.embed_dim, p = v.patch_size;
-  const int64_t patches = (spec.img_size / p) * (spec.img_size / p);
-  auto patch_embed = register_module("patch_embed", std::make_shared<torch::nn::Module>());
-  patch_proj = patch_embed->register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(spec.in_chans, D, p).stride(p)));
-  torch::NoGradGuard no_grad;
-  if (v.cls_token) cls_token = register_parameter("cls_token", torch::zeros({1, 1, D}));
-  pos_embed = register_parameter(
-      "pos_embed", torch::randn({1, patches + (v.cls_token ? 1 : 0), D}) * 0.02);
-  blocks = register_module("blocks", torch::nn::ModuleList());
-  const size_t L = v.layers.size();
-  for (size_t i = 0; i < L; ++i) {
-    const double rate = L > 1 ? options.drop_path * double(i) / double(L - 1) : options.drop_path;
-    blocks->push_back(ViTLayer(D, v.layers[i], v, rate));
+namespace {
+
+// Builds the module tree part by part (timm's names).
+class ViTBuilder : public ArchVisitor {
+ public:
+  ViTBuilder(ViTImpl& model, const ArchSpec& spec, double drop_path)
+      : m_(model), vit_(spec.vit), drop_path_(drop_path) {}
+
+  void patch_embed(const Row&, const PatchEmbedPart& p) override {
+    auto patch_embed = m_.register_module("patch_embed", std::make_shared<torch::nn::Module>());
+    m_.patch_proj = patch_embed->register_module(
+        "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(p.in_chans, p.dim, p.patch).stride(p.patch)));
+    torch::NoGradGuard no_grad;
+    if (p.cls_token) m_.cls_token = m_.register_parameter("cls_token", torch::zeros({1, 1, p.dim}));
+    m_.pos_embed = m_.register_parameter("pos_embed", torch::randn({1, p.tokens, p.dim}) * 0.02);
+    m_.blocks = m_.register_module("blocks", torch::nn::ModuleList());
   }
-  norm = register_module(
-      "norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({D}).eps(layer_norm_eps(v.style))));
-  head = register_module("head", torch::nn::Linear(D, spec.num_classes));
-  if (spec.distillation) head_dist = register_module("head_dist", torch::nn::Linear(D, spec.num_classes));
+
+  // Stochastic depth grows linearly over the layers.
+  void vit_layer(const Row& row, const ViTLayerPart& l) override {
+    const size_t L = vit_.layers.size();
+    const double rate = L > 1 ? drop_path_ * double(row.position) / double(L - 1) : drop_path_;
+    m_.blocks->push_back(ViTLayer(l.dim, *l.layer, vit_, rate));
+  }
+
+  void head(const Row&, const HeadPart& h) override {
+    m_.norm = m_.register_module(
+        "norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({h.dim}).eps(layer_norm_eps(vit_.style))));
+    m_.head = m_.register_module("head", torch::nn::Linear(h.dim, h.classes));
+    if (h.distillation) m_.head_dist = m_.register_module("head_dist", torch::nn::Linear(h.dim, h.classes));
+  }
+
+ private:
+  ViTImpl& m_;
+  const ViTSpec& vit_;
+  double drop_path_;
+};
+
+}  // namespace
+
+ViTImpl::ViTImpl(const ArchSpec& spec, const ModelOptions& options) : ClassifierImpl(spec) {
+  ViTBuilder builder(*this, spec, options.drop_path);
+  walk(spec, builder);
 }
 
 torch::Tensor ViTImpl::forward_features(const torch::Tensor& x) {

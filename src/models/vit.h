@@ -28,7 +28,7 @@ class ViTAttentionImpl : public torch::nn::Module {
 
  private:
   std::vector<ViTHeadSpec> heads_;
-  bool uniform_;  // all heads share qk_dim and v_dim: attend in one batched matmul
+  bool uniform_;  // all heads share qk_dim, v_dim and kind: attend in one batched matmul
 };
 TORCH_MODULE(ViTAttention);
 
