@@ -204,7 +204,7 @@ TEST_CASE("cli profile --device mpc: --network is a deprecated alias of --link",
   CHECK(r.is_input_error());
 }
 
-TEST_CASE("cli latency: MPC predict --repeat times the calibrated cost; validate --measured", "[latency][cli][mpc]") {
+TEST_CASE("cli latency: MPC predict --repeat times the calibrated cost, validate --measured", "[latency][cli][mpc]") {
   const std::string table = path("mpc_v.json"), calibrated = path("mpc_v_cal.json");
   const std::string mpc = kSource + "/experiments/mpc/";
   std::filesystem::remove(table);

@@ -205,7 +205,7 @@ TEST_CASE("latency model: calibrate and predict_measured go through the model", 
   CHECK_THROWS_WITH(predict_measured(mpc_table("lan"), m), Contains("link 'lan'"));
 }
 
-TEST_CASE("old files: \"network\" for the MPC link still loads; new files say \"link\"", "[latency][mpc]") {
+TEST_CASE("old files with network for the MPC link still load, new files say link", "[latency][mpc]") {
   SECTION("a table") {
     const std::string path = test::scratch_path("old_mpc_table.json");
     save_table(mpc_table("lan"), path);

@@ -140,7 +140,7 @@ TEST_CASE("vit_7_4_32: scaling < relu_softmax < softmax on LAN and WAN", "[mpc]"
   }
 }
 
-TEST_CASE("heads of one layer share rounds; cascaded heads do not", "[mpc]") {
+TEST_CASE("heads of one layer share rounds, cascaded heads do not", "[mpc]") {
   const CostTable t = crypten_cost_table();
   const LinkProfile wan = link_profile("wan");
   const MpcRow one = row(mpc_cost(one_layer_vit(1), t, wan), "blocks.0");
