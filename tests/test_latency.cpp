@@ -1,4 +1,4 @@
-// Latency tables: block signatures, enumeration of a space, the predictor, calibration fits,
+// Latency tables: op signatures, enumeration of a space, the predictor, calibration fits,
 // validation statistics, table files and device fingerprints.
 #include <catch2/catch.hpp>
 
@@ -12,7 +12,7 @@
 #include "core/io.h"
 #include "core/search_space.h"
 #include "fixtures.h"
-#include "profile/block_signature.h"
+#include "profile/op_signature.h"
 #include "profile/calibration.h"
 #include "profile/op_profiler.h"
 #include "profile/predictor.h"
@@ -27,9 +27,9 @@ namespace {
 
 const std::string kSpaces = std::string(VITNAS_SOURCE_DIR) + "/experiments/spaces/";
 
-std::vector<BlockSignature> ops_of(const ArchSpec& spec, int batch = 16) {
-  std::vector<BlockSignature> ops;
-  for_each_op(spec, batch, [&](int, const BlockSignature& s) { ops.push_back(s); });
+std::vector<OpSignature> ops_of(const ArchSpec& spec, int batch = 16) {
+  std::vector<OpSignature> ops;
+  for_each_op(spec, batch, [&](int, const OpSignature& s) { ops.push_back(s); });
   return ops;
 }
 
@@ -37,7 +37,7 @@ std::vector<BlockSignature> ops_of(const ArchSpec& spec, int batch = 16) {
 // per channel of input, so different shapes have different times.
 LatencyTable synthetic_table(const std::vector<ArchSpec>& archs) {
   LatencyTable t;
-  t.device = {"cpu", "test cpu", 1, 16, "float32", "libtorch test"};
+  t.device = {DeviceKind::cpu, "test cpu", 1, 16, "float32", "libtorch test"};
   for (const auto& s : arch_signatures(archs, 16)) t.entries[s.key()] = {1.0 + 0.001 * s.in, 0.01, 15, 0};
   return t;
 }
@@ -55,7 +55,7 @@ TEST_CASE("signatures: keys are canonical and parse back", "[latency]") {
   for (const auto& spec : {preset("m0"), preset("m5"), custom}) {
     for (const auto& s : ops_of(spec)) {
       INFO(s.key());
-      const BlockSignature back = parse_signature(s.key());
+      const OpSignature back = parse_signature(s.key());
       CHECK(back.key() == s.key());
       CHECK(back.hash() == s.hash());
     }
@@ -80,18 +80,18 @@ TEST_CASE("signatures: keys are canonical and parse back", "[latency]") {
   }
 }
 
-TEST_CASE("signatures: ops of a network follow its blocks", "[latency]") {
+TEST_CASE("signatures: ops of a network follow its rows", "[latency]") {
   const ArchSpec m0 = preset("m0");
   const auto rows = complexity(m0).blocks;
-  std::vector<int> per_block(rows.size(), 0);
-  for_each_op(m0, 16, [&](int block, const BlockSignature&) { per_block.at(size_t(block))++; });
+  std::vector<int> per_row(rows.size(), 0);
+  for_each_op(m0, 16, [&](int row, const OpSignature&) { per_row.at(size_t(row))++; });
   // m0: stem; blocks1.0 = 2 DW+FFN pairs + frame + 4 heads; subsample sides 1 pair each.
-  CHECK(per_block[0] == 1);
-  CHECK(per_block[1] == 2 * 2 + 1 + 4);
+  CHECK(per_row[0] == 1);
+  CHECK(per_row[1] == 2 * 2 + 1 + 4);
   CHECK(rows[2].type == "subsample_ffn");
-  CHECK(per_block[2] == 2);
-  CHECK(per_block[3] == 1);  // patch merging
-  CHECK(per_block.back() == 1);
+  CHECK(per_row[2] == 2);
+  CHECK(per_row[3] == 1);  // patch merging
+  CHECK(per_row.back() == 1);
   CHECK_THROWS_AS(ops_of(preset("vit_7_4_32")), InputError);  // mpc only
 }
 
@@ -110,6 +110,16 @@ TEST_CASE("space enumeration covers every network the space can draw", "[latency
       }
     }
   }
+  SECTION("efficientvit_m.json gives exactly the keys of the shipped table it was profiled into") {
+    // experiments/tables/cpu_1t_b16.json was written by `vitnas profile --space efficientvit_m.json`
+    // before op signatures were made from the architecture walk: the keys are fixed text.
+    const LatencyTable shipped = load_table(std::string(VITNAS_SOURCE_DIR) + "/experiments/tables/cpu_1t_b16.json");
+    std::vector<std::string> keys, expected;
+    for (const auto& s : space_signatures(load_space(kSpaces + "efficientvit_m.json"), 16)) keys.push_back(s.key());
+    for (const auto& [key, e] : shipped.entries) expected.push_back(key);
+    CHECK(keys.size() == 558);
+    CHECK(keys == expected);  // both sorted by key
+  }
   SECTION("the presets are covered by efficientvit_m.json") {
     const SearchSpace space = load_space(kSpaces + "efficientvit_m.json");
     std::set<std::string> keys;
@@ -125,13 +135,13 @@ TEST_CASE("predictor: sums entries, applies the calibration, names missing entri
   LatencyTable table = synthetic_table({m0});
   {
     const Predictor p(table);
-    CHECK_THAT(p.predict_ms(m0), WithinRel(synthetic_sum(m0), 1e-12));
-    const Prediction b = p.breakdown(m0);
-    double blocks = 0;
-    for (const auto& row : b.blocks) blocks += row.raw_ms;
-    CHECK_THAT(blocks, WithinRel(b.raw_ms, 1e-12));
-    CHECK(b.blocks.size() == complexity(m0).blocks.size());
-    CHECK_THROWS_WITH(p.predict_ms(m1), Contains("no entry") && Contains("b=16"));
+    CHECK_THAT(p.cost(m0), WithinRel(synthetic_sum(m0), 1e-12));
+    const Prediction b = p.prediction(m0);
+    double rows = 0;
+    for (const auto& row : b.rows) rows += row.raw_ms;
+    CHECK_THAT(rows, WithinRel(b.raw_ms, 1e-12));
+    CHECK(b.rows.size() == complexity(m0).blocks.size());
+    CHECK_THROWS_WITH(p.cost(m1), Contains("no entry") && Contains("b=16"));
   }
   LatencyCalibration c;
   c.constant_ms = 2.0;
@@ -139,8 +149,8 @@ TEST_CASE("predictor: sums entries, applies the calibration, names missing entri
   table.calibration = c;
   const Predictor p(table);
   const auto sums = p.group_sums(m0);
-  CHECK_THAT(p.predict_ms(m0), WithinRel(2.0 + 1.5 * sums[0] + 2.0 * sums[1] + 0.5 * sums[2], 1e-12));
-  CHECK_THAT(p.breakdown(m0).ms, WithinRel(p.predict_ms(m0), 1e-12));
+  CHECK_THAT(p.cost(m0), WithinRel(2.0 + 1.5 * sums[0] + 2.0 * sums[1] + 0.5 * sums[2], 1e-12));
+  CHECK_THAT(p.prediction(m0).ms, WithinRel(p.cost(m0), 1e-12));
 }
 
 TEST_CASE("calibration: least squares recovers a known correction", "[latency]") {
@@ -204,7 +214,7 @@ TEST_CASE("latency table files round trip and reject corruption", "[latency]") {
   CHECK(back.networks.size() == 1);
   CHECK(back.networks[0].arch == preset("m0"));
   CHECK(back.calibration->scale[2] == 1.2);
-  CHECK(Predictor(back).predict_ms(preset("m0")) == Predictor(t).predict_ms(preset("m0")));
+  CHECK(Predictor(back).cost(preset("m0")) == Predictor(t).cost(preset("m0")));
 
   const std::string text = read_file(path);
   const std::string bad = test::scratch_path("bad_table.json");
@@ -228,7 +238,7 @@ TEST_CASE("latency table files round trip and reject corruption", "[latency]") {
 }
 
 TEST_CASE("device fingerprints: a table refuses another device", "[latency]") {
-  const DeviceInfo here = current_device("cpu", 1, 16, "float32");
+  const DeviceInfo here = current_device(DeviceKind::cpu, 1, 16, "float32");
   CHECK(!here.model.empty());
   CHECK_NOTHROW(require_same_device(here, here, "t.json"));
   DeviceInfo other = here;
@@ -237,7 +247,7 @@ TEST_CASE("device fingerprints: a table refuses another device", "[latency]") {
   other = here;
   other.model = "Some Other CPU";
   CHECK_THROWS_WITH(require_same_device(other, here, "t.json"), Contains("Some Other CPU"));
-  CHECK_THROWS_AS(current_device("tpu", 1, 16, "float32"), InputError);
+  CHECK_THROWS_AS(current_device(device_kind_of("tpu"), 1, 16, "float32"), InputError);
 }
 
 TEST_CASE("op measurement: every op kind runs and takes time", "[latency]") {

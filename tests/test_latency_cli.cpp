@@ -3,6 +3,7 @@
 // one-line errors for a wrong device, a missing entry or a corrupt table.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -52,7 +53,7 @@ TEST_CASE("cli profile: writes a table, refuses to overwrite, resumes", "[latenc
   REQUIRE(r.code == 0);
   CHECK(r.out_json()["entries"] == arch_signatures({load_arch(a)}, 2).size());
   LatencyTable first = load_table(table);
-  CHECK(first.device.kind == "cpu");
+  CHECK(first.device.kind == DeviceKind::cpu);
   CHECK(first.device.batch == 2);
   CHECK(first.networks.size() == 1);
   CHECK(first.calibration.has_value());
@@ -149,7 +150,7 @@ TEST_CASE("cli latency predict and validate", "[latency][cli]") {
 TEST_CASE("cli latency: MPC tables, prediction and calibration to MPCViT", "[latency][cli][mpc]") {
   const std::string table = path("mpc.json"), calibrated = path("mpc_cal.json");
   std::filesystem::remove(table);
-  REQUIRE(run_cli("profile --device mpc --network wan --arch vit_7_4_32 --out " + q(table)).code == 0);
+  REQUIRE(run_cli("profile --device mpc --link wan --arch vit_7_4_32 --out " + q(table)).code == 0);
 
   auto r = run_cli("latency predict --table " + q(table) + " --arch vit_7_4_32 --json");
   INFO(r.err);
@@ -178,10 +179,57 @@ TEST_CASE("cli latency: MPC tables, prediction and calibration to MPCViT", "[lat
     CHECK(std::abs(p["seconds"].get<double>() - seconds) / seconds < 0.05);
   }
 
-  SECTION("points measured on another network are refused") {
-    REQUIRE(run_cli("profile --device mpc --network lan --arch vit_7_4_32 --resume --out " + q(path("lan.json"))).code == 0);
+  SECTION("points measured on another link are refused") {
+    REQUIRE(run_cli("profile --device mpc --link lan --arch vit_7_4_32 --resume --out " + q(path("lan.json"))).code == 0);
     r = run_cli("latency calibrate --table " + q(path("lan.json")) + " --measured " + q(mpc + "mpcvit_cifar10.json"));
     CHECK(r.is_input_error());
     CHECK_THAT(r.err, Contains("wan"));
   }
+}
+
+TEST_CASE("cli profile --device mpc: --network is a deprecated alias of --link", "[latency][cli][mpc]") {
+  const std::string table = path("mpc_alias.json");
+  std::filesystem::remove(table);
+  auto r = run_cli("profile --device mpc --network lan --arch vit_7_4_32 --out " + q(table));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("--network is deprecated") && Contains("--link"));
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line
+  CHECK(load_table(table).mpc->link.name == "lan");
+
+  r = run_cli("profile --device mpc --link lan --arch vit_7_4_32 --resume --out " + q(table));
+  CHECK(r.code == 0);
+  CHECK(r.err.empty());
+  r = run_cli("profile --device mpc --link lan --network wan --arch vit_7_4_32 --resume --out " + q(table));
+  CHECK(r.is_input_error());
+}
+
+TEST_CASE("cli latency: MPC predict --repeat times the calibrated cost, validate --measured", "[latency][cli][mpc]") {
+  const std::string table = path("mpc_v.json"), calibrated = path("mpc_v_cal.json");
+  const std::string mpc = kSource + "/experiments/mpc/";
+  std::filesystem::remove(table);
+  REQUIRE(run_cli("profile --device mpc --link wan --arch vit_7_4_32 --out " + q(table)).code == 0);
+  REQUIRE(run_cli("latency calibrate --table " + q(table) + " --measured " + q(mpc + "mpcvit_cifar10.json") +
+                  " --out " + q(calibrated)).code == 0);
+
+  auto r = run_cli("latency predict --table " + q(calibrated) + " --arch vit_7_4_32 --repeat 20 --json");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json p = r.out_json();
+  CHECK(p["predictions_per_s"].get<double>() > 0);
+  CHECK(p["calibrated"] == true);
+  CHECK(p["link"] == p["network"]);  // "network": the old key, kept for one release
+  CHECK(p["link"]["name"] == "wan");
+
+  r = run_cli("latency validate --table " + q(calibrated) + " --measured " + q(mpc + "mpcvit_cifar10.json") + " --json");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  p = r.out_json();
+  CHECK(p["n"] == 3);
+  CHECK(p["mape"].get<double>() < 1e-6);  // the points it was fitted on
+  CHECK(p["points"][0]["label"] == "all-softmax");
+
+  r = run_cli("latency validate --table " + q(table) + " --arch vit_7_4_32");
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("--measured"));
 }

@@ -1,8 +1,9 @@
 // vitnas latency predict|validate|calibrate: use a latency table.
-//   predict    per-block and total latency of archs (cpu/cuda: ms per batch; mpc: rounds,
-//              bytes, seconds)
+//   predict    per-row and total latency of archs from the table's latency model (cpu/cuda: ms
+//              per batch; mpc: rounds, bytes, seconds)
 //   validate   measures random networks of a space on this machine (the table's device) and
-//              reports how well the table predicted them
+//              reports how well the table predicted them; or, --measured, scores it on networks
+//              measured elsewhere
 //   calibrate  refits the table's correction on measured whole networks from a file
 #include <chrono>
 #include <cstdio>
@@ -17,9 +18,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/search_space.h"
-#include "profile/calibration.h"
-#include "profile/mpc_cost.h"
-#include "profile/predictor.h"
+#include "profile/latency_model.h"
 #include "profile/profile_job.h"
 #include "profile/validation.h"
 
@@ -38,85 +37,22 @@ struct PredictOptions {
   int repeat = 0;      // time this many predictions (predictions/s)
 };
 
-nlohmann::json predict_mpc(const MpcDevice& mpc, const ArchSpec& spec) {
-  const MpcBreakdown b = mpc_cost(spec, mpc.costs, mpc.network);
-  nlohmann::json blocks = nlohmann::json::array();
-  for (const auto& row : b.blocks) {
-    nlohmann::json j = {{"name", row.name}, {"type", row.type}, {"rounds", row.cost.rounds},
-                        {"bytes", row.cost.bytes}, {"seconds", row.seconds}};
-    if (mpc.calibration) j["calibrated_seconds"] = calibrated_seconds(row, *mpc.calibration);
-    blocks.push_back(j);
-  }
-  nlohmann::json j = {{"arch", spec.name}, {"rounds", b.total.rounds}, {"bytes", b.total.bytes},
-                      {"analytic_seconds", b.seconds}, {"blocks", blocks},
-                      {"network", network_to_json(mpc.network)}};
-  // `seconds` is the figure to use: calibrated when the table has a calibration.
-  j["seconds"] = mpc.calibration ? calibrated_seconds(b, *mpc.calibration) : b.seconds;
-  j["calibrated"] = mpc.calibration.has_value();
-  return j;
-}
-
-nlohmann::json predict_measured(const Predictor& predictor, const ArchSpec& spec) {
-  const Prediction p = predictor.breakdown(spec);
-  nlohmann::json blocks = nlohmann::json::array();
-  for (const auto& b : p.blocks)
-    blocks.push_back({{"name", b.name}, {"type", b.type}, {"raw_ms", b.raw_ms}, {"ms", b.calibrated_ms}});
-  return {{"arch", spec.name}, {"ms", p.ms}, {"raw_ms", p.raw_ms},
-          {"img_per_s", predictor.batch() / (p.ms / 1e3)}, {"blocks", blocks}};
-}
-
-void print_prediction(const nlohmann::json& j, bool mpc) {
-  std::printf("%s\n", j["arch"].get<std::string>().c_str());
-  if (mpc) {
-    std::printf("  %-14s %-14s %8s %14s %10s\n", "block", "type", "rounds", "bytes", "seconds");
-    for (const auto& b : j["blocks"])
-      std::printf("  %-14s %-14s %8.0f %14.0f %10.3f\n", b["name"].get<std::string>().c_str(),
-                  b["type"].get<std::string>().c_str(), b["rounds"].get<double>(),
-                  b["bytes"].get<double>(), b.value("calibrated_seconds", b["seconds"].get<double>()));
-    std::printf("  total: %.0f rounds, %.0f bytes, %.3f s%s (analytic %.3f s)\n",
-                j["rounds"].get<double>(), j["bytes"].get<double>(), j["seconds"].get<double>(),
-                j["calibrated"].get<bool>() ? " calibrated" : "", j["analytic_seconds"].get<double>());
-    return;
-  }
-  std::printf("  %-14s %-14s %10s\n", "block", "type", "ms");
-  for (const auto& b : j["blocks"])
-    std::printf("  %-14s %-14s %10.3f\n", b["name"].get<std::string>().c_str(),
-                b["type"].get<std::string>().c_str(), b["ms"].get<double>());
-  std::printf("  total: %.3f ms per batch (%.1f img/s; sum of entries %.3f ms)\n", j["ms"].get<double>(),
-              j["img_per_s"].get<double>(), j["raw_ms"].get<double>());
-}
-
 void run_predict(const PredictOptions& o) {
   apply_common_options(o.common);
   const LatencyTable table = load_table(o.table);
   // The table only speaks for its own device: a stated target must be that device.
-  if (!o.device.empty())
-    require(o.device == table.device.kind || (table.device.kind == "cuda" && o.device.rfind("cuda", 0) == 0),
-            o.table + " is a table of device " + table.device.kind + ", not " + o.device);
-  if (o.threads > 0)
-    require(o.threads == table.device.threads, o.table + " was measured with " +
-                                                   std::to_string(table.device.threads) + " thread(s), not " +
-                                                   std::to_string(o.threads));
-  if (o.batch > 0)
-    require(o.batch == table.device.batch, o.table + " was measured at batch " +
-                                               std::to_string(table.device.batch) + ", not " +
-                                               std::to_string(o.batch));
+  require_prediction_target(table.device, o.device, o.threads, o.batch, o.table);
   std::vector<ArchSpec> specs;
   for (const auto& a : o.archs) specs.push_back(load_arch(a));
-  const bool mpc = table.device.kind == "mpc";
-  std::optional<Predictor> predictor;
-  if (!mpc) predictor.emplace(table);
+  const auto model = make_latency_model(table);
 
   nlohmann::json rows = nlohmann::json::array();
-  for (const auto& spec : specs)
-    rows.push_back(mpc ? predict_mpc(*table.mpc, spec) : predict_measured(*predictor, spec));
+  for (const auto& spec : specs) rows.push_back(model->prediction_json(spec));
 
-  if (o.repeat > 0) {  // prediction throughput on one thread, the search's inner loop
+  if (o.repeat > 0) {  // prediction throughput on one thread: the search's inner loop, cost()
     const auto t0 = std::chrono::steady_clock::now();
     double sink = 0;
-    for (int i = 0; i < o.repeat; ++i)
-      sink += mpc ? mpc_cost(specs[size_t(i) % specs.size()], table.mpc->costs, table.mpc->network).seconds
-                  : predictor->predict_ms(specs[size_t(i) % specs.size()]);
+    for (int i = 0; i < o.repeat; ++i) sink += model->cost(specs[size_t(i) % specs.size()]);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double rate = o.repeat / s;
     if (!o.common.json) std::printf("%d predictions in %.3f s: %.0f predictions/s (%.3f us each; checksum %.3g)\n",
@@ -127,14 +63,14 @@ void run_predict(const PredictOptions& o) {
     print_json(rows.size() == 1 ? rows[0] : rows);
     return;
   }
-  for (const auto& r : rows) print_prediction(r, mpc);
+  for (const auto& r : rows) std::printf("%s", model->prediction_text(r).c_str());
 }
 
 // ---- validate --------------------------------------------------------------------------
 
 struct ValidateOptions {
   CommonOptions common;
-  std::string table, space, csv;
+  std::string table, space, csv, measured;
   std::vector<std::string> archs;
   int samples = 100;
   uint64_t seed = 1;
@@ -156,18 +92,51 @@ void write_csv(const std::string& path, const std::vector<ValidationRow>& rows) 
   write_file_atomic(path, out.str());
 }
 
+// --measured: networks measured elsewhere, predicted here (the only check of an mpc table).
+void validate_measured(const ValidateOptions& o, const LatencyTable& table) {
+  const Measurements m = load_measurements(o.measured);
+  const std::vector<PredictedPoint> points = predict_measured(table, m);
+  std::vector<double> predicted, measured;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& p : points) {
+    predicted.push_back(p.predicted_s);
+    measured.push_back(p.measured_s);
+    rows.push_back({{"label", p.label}, {"measured_s", p.measured_s}, {"predicted_s", p.predicted_s},
+                    {"error_pct", 100.0 * (p.predicted_s - p.measured_s) / p.measured_s}});
+  }
+  const ValidationStats s = validation_stats(predicted, measured);
+  if (o.common.json) {
+    print_json({{"table", o.table}, {"measured", o.measured}, {"n", s.n}, {"mape", s.mape},
+                {"max_error", s.max_error}, {"points", rows}});
+    return;
+  }
+  std::printf("%d measured networks of %s predicted by %s\n", s.n, o.measured.c_str(), o.table.c_str());
+  for (const auto& r : rows)
+    std::printf("  %-24s measured %10.3f s  predicted %10.3f s  %+7.1f%%\n",
+                r["label"].get<std::string>().c_str(), r["measured_s"].get<double>(),
+                r["predicted_s"].get<double>(), r["error_pct"].get<double>());
+  std::printf("MAPE %.2f%%  max error %.2f%%\n", s.mape, s.max_error);
+}
+
 void run_validate(const ValidateOptions& o) {
   apply_common_options(o.common);
   const LatencyTable table = load_table(o.table);
-  require(table.device.kind != "mpc",
-          "validate measures networks on this machine; an mpc table has nothing to measure here");
+  if (!o.measured.empty()) {
+    require(o.space.empty() && o.archs.empty() && o.csv.empty(),
+            "--measured replaces --space, --arch and --csv: give --measured alone");
+    validate_measured(o, table);
+    return;
+  }
+  require(table.device.kind != DeviceKind::mpc,
+          "validate measures networks on this machine; an mpc table has nothing to measure here: "
+          "give --measured P.json, networks measured elsewhere");
   require(o.space.empty() != o.archs.empty(), "give either --space (with --samples) or --arch");
   require(o.samples >= 1, "--samples must be >= 1");
   require(o.seconds > 0, "--seconds must be > 0");
   require(o.rounds >= 1, "--rounds must be >= 1");
 
   set_threads(table.device.threads);
-  const torch::Device device = table.device.kind == "cuda" ? torch::Device("cuda") : torch::Device("cpu");
+  const torch::Device device = table.device.kind == DeviceKind::cuda ? torch::Device("cuda") : torch::Device("cpu");
   if (device.is_cuda()) parse_device("cuda");  // a clear error without a GPU
   require_same_device(table.device,
                       current_device(table.device.kind, table.device.threads, table.device.batch,
@@ -215,47 +184,21 @@ struct CalibrateOptions {
 
 void run_calibrate(const CalibrateOptions& o) {
   apply_common_options(o.common);
-  LatencyTable table = load_table(o.table);
-  const Measurements m = load_measurements(o.measured);
-  require(!m.points.empty(), o.measured + ": no points");
-  nlohmann::json points = nlohmann::json::array();
-
-  if (table.mpc) {
-    const NetworkProfile& n = table.mpc->network;
-    require(m.network.bandwidth_bits_per_s == n.bandwidth_bits_per_s && m.network.rtt_s == n.rtt_s,
-            o.measured + " was measured on network '" + m.network.name + "' but " + o.table +
-                " models '" + n.name + "': profile an mpc table with that network");
-    const MpcCalibration c = fit_mpc_calibration(m.points, table.mpc->costs, n);
-    table.mpc->calibration = c;
-    for (const auto& p : m.points)
-      points.push_back({{"label", p.label}, {"measured_s", p.seconds},
-                        {"predicted_s", calibrated_seconds(mpc_cost(p.arch, table.mpc->costs, n), c)}});
-  } else {
-    table.networks.clear();
-    for (const auto& p : m.points) table.networks.push_back({p.arch, {p.seconds * 1e3, 0, 1, 0}});
-    for (size_t i = 0; i < m.points.size(); ++i) table.networks[i].arch.name = m.points[i].label;
-    fit_table_calibration(table);
-    const Predictor predictor(table);
-    for (const auto& p : m.points)
-      points.push_back({{"label", p.label}, {"measured_s", p.seconds},
-                        {"predicted_s", predictor.predict_ms(p.arch) / 1e3}});
-  }
+  const CalibratedTable c = calibrate(load_table(o.table), load_measurements(o.measured));
   const std::string out = o.out.empty() ? o.table : o.out;
-  save_table(table, out);
+  save_table(c.table, out);
 
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& p : c.points)
+    points.push_back({{"label", p.label}, {"measured_s", p.measured_s}, {"predicted_s", p.predicted_s}});
   if (o.common.json) {
     print_json({{"out", out}, {"points", points}});
     return;
   }
-  std::printf("calibrated %s on %zu points -> %s\n", o.table.c_str(), m.points.size(), out.c_str());
-  if (table.mpc) {
-    const auto& c = *table.mpc->calibration;
-    std::printf("  rest x%.4f, softmax x%.4f, relu_softmax x%.4f, scaling x%.4f\n", c.rest_scale,
-                c.kind_scale[0], c.kind_scale[1], c.kind_scale[2]);
-  }
-  for (const auto& p : points)
-    std::printf("  %-24s measured %10.3f s  fitted %10.3f s\n", p["label"].get<std::string>().c_str(),
-                p["measured_s"].get<double>(), p["predicted_s"].get<double>());
+  std::printf("calibrated %s on %zu points -> %s\n", o.table.c_str(), c.points.size(), out.c_str());
+  std::printf("  %s\n", c.fitted.c_str());
+  for (const auto& p : c.points)
+    std::printf("  %-24s measured %10.3f s  fitted %10.3f s\n", p.label.c_str(), p.measured_s, p.predicted_s);
 }
 
 }  // namespace
@@ -290,6 +233,9 @@ void register_latency(CLI::App& root) {
   validate->add_option("--seconds", v->seconds, "timed seconds per network (all rounds)")->capture_default_str();
   validate->add_option("--rounds", v->rounds, "round-robin rounds over the networks")->capture_default_str();
   validate->add_option("--csv", v->csv, "write predicted vs measured per network");
+  validate->add_option("--measured", v->measured,
+                       "or: score the table on networks measured elsewhere (measured points JSON, "
+                       "see README; the check of an mpc table) instead of measuring here");
   add_common_options(*validate, v->common);
   validate->callback([v] { run_validate(*v); });
 

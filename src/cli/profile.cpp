@@ -2,7 +2,7 @@
 // latency table. cpu/cuda: every op signature the space (or the archs) can produce is measured
 // in the fused inference form, then a few whole networks calibrate the sum; the table is saved
 // as it grows and --resume continues it. mpc: the table records the analytic cost model (cost
-// table and network profile); nothing is measured.
+// table and link profile); nothing is measured.
 #include <cstdio>
 #include <filesystem>
 
@@ -14,7 +14,8 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "core/search_space.h"
-#include "profile/mpc_cost.h"
+#include "profile/calibration.h"
+#include "profile/mpc_model.h"
 #include "profile/profile_job.h"
 #include "profile/space_signatures.h"
 
@@ -33,48 +34,39 @@ struct ProfileCliOptions {
   int calibration_nets = 12;  // random networks of the space measured whole (besides its presets)
   uint64_t seed = 0;
   // mpc
-  std::string network = "wan", costs;
+  std::string link = "wan", network, costs;  // network: the old name of --link
   double bandwidth_mbit = 0, rtt_ms = 0;
 };
 
-// The networks the calibration is fitted on: the presets the space contains, then `count`
-// distinct random samples.
-std::vector<ArchSpec> calibration_networks(const SearchSpace& space, int count, uint64_t seed) {
-  std::vector<ArchSpec> nets;
-  for (const auto& name : preset_names()) {
-    const ArchSpec p = preset(name);
-    if (p.family == Family::EfficientViT && contains(space, p)) nets.push_back(p);
-  }
-  for (auto& a : sample_distinct(space, count, seed, nets, "calib-")) nets.push_back(std::move(a));
-  return nets;
-}
-
-NetworkProfile network_of(const ProfileCliOptions& o) {
+LinkProfile link_of(const ProfileCliOptions& o) {
   if (o.bandwidth_mbit > 0 || o.rtt_ms > 0) {
     require(o.bandwidth_mbit > 0 && o.rtt_ms >= 0,
             "--bandwidth-mbit must be > 0 and --rtt-ms >= 0 (give both)");
-    return custom_network(o.bandwidth_mbit, o.rtt_ms);
+    return custom_link(o.bandwidth_mbit, o.rtt_ms);
   }
-  return network_profile(o.network);
+  if (!o.network.empty()) {
+    spdlog::warn("--network is deprecated (a network is a neural network here): use --link {}", o.network);
+    return link_profile(o.network);
+  }
+  return link_profile(o.link);
 }
 
 void profile_mpc(const ProfileCliOptions& o, const std::vector<ArchSpec>& archs) {
   require(!std::filesystem::exists(o.out) || o.resume,
           o.out + " exists: pass --resume to replace its model, or choose another --out");
-  LatencyTable table;
-  MpcDevice mpc{o.costs.empty() ? crypten_cost_table() : load_cost_table(o.costs), network_of(o), {}};
-  table.device = {"mpc", mpc.costs.name, 1, 1, "fixed-point", "analytic"};
-  for (const auto& a : archs) mpc_cost(a, mpc.costs, mpc.network);  // every arch can be costed
-  table.mpc = mpc;
+  const LinkProfile link = link_of(o);
+  const LatencyTable table =
+      make_mpc_table(o.costs.empty() ? crypten_cost_table() : load_cost_table(o.costs), link, archs);
   save_table(table, o.out);
   if (o.common.json) {
+    // "network": the old name of "link", kept for one release.
     print_json({{"out", o.out}, {"device", device_to_json(table.device)},
-                {"network", network_to_json(mpc.network)}});
+                {"link", link_to_json(link)}, {"network", link_to_json(link)}});
     return;
   }
-  std::printf("wrote %s: 2-party MPC, cost table '%s', network %s (%.0f Mbit/s, %.1f ms RTT)\n",
-              o.out.c_str(), mpc.costs.name.c_str(), mpc.network.name.c_str(),
-              mpc.network.bandwidth_bits_per_s / 1e6, mpc.network.rtt_s * 1e3);
+  std::printf("wrote %s: 2-party MPC, cost table '%s', link %s (%.0f Mbit/s, %.1f ms RTT)\n",
+              o.out.c_str(), table.device.model.c_str(), link.name.c_str(),
+              link.bandwidth_bits_per_s / 1e6, link.rtt_s * 1e3);
 }
 
 void run_profile_cli(ProfileCliOptions o) {
@@ -86,7 +78,7 @@ void run_profile_cli(ProfileCliOptions o) {
   std::optional<SearchSpace> space;
   if (!o.space.empty()) space = load_space(o.space);
 
-  if (o.device == "mpc") {
+  if (device_kind_of(o.device) == DeviceKind::mpc) {
     profile_mpc(o, archs);
     return;
   }
@@ -105,7 +97,7 @@ void run_profile_cli(ProfileCliOptions o) {
   job.resume = o.resume;
   job.device = device;
   job.dtype = o.dtype == "float16" ? torch::kFloat16 : torch::kFloat32;
-  job.info = current_device(device.is_cuda() ? "cuda" : "cpu", o.threads, o.batch, o.dtype,
+  job.info = current_device(device.is_cuda() ? DeviceKind::cuda : DeviceKind::cpu, o.threads, o.batch, o.dtype,
                             device.is_cuda() ? device.index() : 0);
   job.op_timing.seconds = o.seconds;
 
@@ -132,8 +124,7 @@ void run_profile_cli(ProfileCliOptions o) {
               o.out.c_str(), table.entries.size(), table.networks.size(), table.device.model.c_str(),
               table.device.threads, table.device.batch);
   if (c)
-    std::printf("calibration: %.3f ms + %.3f x stem + %.3f x conv + %.3f x attention (fit MAPE %.2f%%)\n",
-                c->constant_ms, c->scale[0], c->scale[1], c->scale[2], c->fit_mape);
+    std::printf("calibration: %s\n", describe_calibration(*c).c_str());
 }
 
 }  // namespace
@@ -156,7 +147,9 @@ void register_profile(CLI::App& root) {
                   "random networks of the space measured whole to calibrate (besides its presets)")
       ->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of the calibration networks")->capture_default_str();
-  sub->add_option("--network", o->network, "mpc: lan or wan")->capture_default_str();
+  auto* link = sub->add_option("--link", o->link, "mpc: the link between the parties, lan or wan")
+                   ->capture_default_str();
+  sub->add_option("--network", o->network, "mpc: deprecated name of --link")->excludes(link);
   sub->add_option("--bandwidth-mbit", o->bandwidth_mbit, "mpc: custom bandwidth, Mbit/s");
   sub->add_option("--rtt-ms", o->rtt_ms, "mpc: custom round-trip time, ms");
   sub->add_option("--costs", o->costs, "mpc: cost table JSON (default: CrypTen, REFERENCE.md)");

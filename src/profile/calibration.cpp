@@ -6,6 +6,7 @@
 #include <Eigen/Dense>
 
 #include "core/error.h"
+#include "profile/text.h"
 
 namespace vitnas {
 
@@ -13,6 +14,11 @@ double calibrated_ms(const LatencyCalibration& c, const std::array<double, kOpGr
   double ms = c.constant_ms;
   for (int g = 0; g < kOpGroups; ++g) ms += c.scale[size_t(g)] * sums[size_t(g)];
   return ms;
+}
+
+std::string describe_calibration(const LatencyCalibration& c) {
+  return printf_string("%.3f ms + %.3f x stem + %.3f x conv + %.3f x attention (fit MAPE %.2f%%)",
+                       c.constant_ms, c.scale[0], c.scale[1], c.scale[2], c.fit_mape);
 }
 
 namespace {

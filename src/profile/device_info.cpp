@@ -1,6 +1,9 @@
 #include "profile/device_info.h"
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 #include <torch/version.h>
@@ -37,7 +40,23 @@ std::string gpu_model(int index) {
 
 }  // namespace
 
-DeviceInfo current_device(const std::string& kind, int threads, int batch, const std::string& dtype,
+std::string to_string(DeviceKind k) {
+  switch (k) {
+    case DeviceKind::cpu: return "cpu";
+    case DeviceKind::cuda: return "cuda";
+    case DeviceKind::mpc: return "mpc";
+  }
+  throw std::logic_error("to_string: invalid DeviceKind");
+}
+
+DeviceKind device_kind_of(const std::string& device) {
+  if (device == "cpu") return DeviceKind::cpu;
+  if (device == "mpc") return DeviceKind::mpc;
+  if (device.rfind("cuda", 0) == 0) return DeviceKind::cuda;  // cuda, cuda:N (checked when used)
+  throw InputError("--device: use cpu, cuda[:N] or mpc, got '" + device + "'");
+}
+
+DeviceInfo current_device(DeviceKind kind, int threads, int batch, const std::string& dtype,
                           int cuda_index) {
   DeviceInfo d;
   d.kind = kind;
@@ -45,22 +64,25 @@ DeviceInfo current_device(const std::string& kind, int threads, int batch, const
   d.batch = batch;
   d.dtype = dtype;
   d.library = std::string("libtorch ") + TORCH_VERSION;
-  if (kind == "cpu") d.model = cpu_model();
-  else if (kind == "cuda") d.model = gpu_model(cuda_index);
-  else throw InputError("--device: use cpu, cuda or mpc, got '" + kind + "'");
+  switch (kind) {
+    case DeviceKind::cpu: d.model = cpu_model(); break;
+    case DeviceKind::cuda: d.model = gpu_model(cuda_index); break;
+    case DeviceKind::mpc: throw InputError("mpc is an analytic model, not a device to measure");
+  }
   return d;
 }
 
 nlohmann::json device_to_json(const DeviceInfo& d) {
-  return {{"kind", d.kind}, {"model", d.model}, {"threads", d.threads}, {"batch", d.batch},
+  return {{"kind", to_string(d.kind)}, {"model", d.model}, {"threads", d.threads}, {"batch", d.batch},
           {"dtype", d.dtype}, {"library", d.library}};
 }
 
 DeviceInfo device_from_json(const nlohmann::json& j, const std::string& where) {
   require(j.is_object(), where + ": 'device' must be an object");
   DeviceInfo d;
+  std::string kind;
   try {
-    d.kind = j.at("kind").get<std::string>();
+    kind = j.at("kind").get<std::string>();
     d.model = j.at("model").get<std::string>();
     d.threads = j.at("threads").get<int>();
     d.batch = j.at("batch").get<int>();
@@ -69,8 +91,10 @@ DeviceInfo device_from_json(const nlohmann::json& j, const std::string& where) {
   } catch (const nlohmann::json::exception& e) {
     throw InputError(where + ": device: " + e.what());
   }
-  require(d.kind == "cpu" || d.kind == "cuda" || d.kind == "mpc",
-          where + ": device.kind must be cpu, cuda or mpc");
+  const auto* k = std::find_if(std::begin(kDeviceKinds), std::end(kDeviceKinds),
+                               [&](DeviceKind c) { return to_string(c) == kind; });
+  require(k != std::end(kDeviceKinds), where + ": device.kind must be cpu, cuda or mpc");
+  d.kind = *k;
   require(d.threads >= 1 && d.batch >= 1, where + ": device.threads and device.batch must be >= 1");
   return d;
 }
@@ -80,12 +104,25 @@ void require_same_device(const DeviceInfo& table, const DeviceInfo& here, const 
     require(a == b, what + " was made for " + field + " '" + a + "', but this is '" + b +
                         "': profile this device (vitnas profile) or use its own table");
   };
-  check("device", table.kind, here.kind);
+  check("device", to_string(table.kind), to_string(here.kind));
   check("model", table.model, here.model);
   check("threads", std::to_string(table.threads), std::to_string(here.threads));
   check("batch", std::to_string(table.batch), std::to_string(here.batch));
   check("dtype", table.dtype, here.dtype);
   check("library", table.library, here.library);
+}
+
+void require_prediction_target(const DeviceInfo& table, const std::string& device, int threads,
+                               int batch, const std::string& what) {
+  if (!device.empty())
+    require(device_kind_of(device) == table.kind,
+            what + " is a table of device " + to_string(table.kind) + ", not " + device);
+  if (threads > 0)
+    require(threads == table.threads, what + " was measured with " + std::to_string(table.threads) +
+                                          " thread(s), not " + std::to_string(threads));
+  if (batch > 0)
+    require(batch == table.batch, what + " was measured at batch " + std::to_string(table.batch) +
+                                      ", not " + std::to_string(batch));
 }
 
 }  // namespace vitnas

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
-#include "profile/block_signature.h"
+#include "profile/op_signature.h"
 
 namespace vitnas {
 
@@ -70,7 +70,7 @@ void save_table(const LatencyTable& t, const std::string& path) {
                       {"entries", entries}, {"networks", networks}};
   if (t.calibration) j["calibration"] = latency_calibration_to_json(*t.calibration);
   if (t.mpc) {
-    j["mpc"] = {{"costs", cost_table_to_json(t.mpc->costs)}, {"network", network_to_json(t.mpc->network)}};
+    j["mpc"] = {{"costs", cost_table_to_json(t.mpc->costs)}, {"link", link_to_json(t.mpc->link)}};
     if (t.mpc->calibration) j["mpc"]["calibration"] = calibration_to_json(*t.mpc->calibration);
   }
   write_json_file_atomic(path, j);
@@ -111,10 +111,11 @@ LatencyTable load_table(const std::string& path) {
   }
   try {
     if (j.contains("calibration")) t.calibration = latency_calibration_from_json(j["calibration"]);
-    if (t.device.kind == "mpc") {
+    if (t.device.kind == DeviceKind::mpc) {
       require(j.contains("mpc"), path + ": an mpc table needs an 'mpc' object");
       const auto& m = j["mpc"];
-      MpcDevice mpc{cost_table_from_json(m.at("costs")), network_from_json(m.at("network")), {}};
+      const char* link = m.contains("network") && !m.contains("link") ? "network" : "link";
+      MpcDevice mpc{cost_table_from_json(m.at("costs")), link_from_json(m.at(link), link), {}};
       if (m.contains("calibration")) mpc.calibration = calibration_from_json(m["calibration"]);
       t.mpc = mpc;
     }

@@ -1,7 +1,7 @@
 // A latency table: one file per device (DESIGN.md). For cpu and cuda it holds one measured
-// entry per block signature plus the calibration fitted on whole networks; for mpc it holds the
-// analytic model's cost table, network profile and calibration (entries are then the analytic
-// cost of each signature, for inspection).
+// entry per op signature plus the calibration fitted on whole networks; for mpc it holds the
+// analytic model's cost table, link profile and calibration (and no entries). Code that only
+// needs latencies asks a LatencyModel made from the table (latency_model.h), not the table.
 #pragma once
 
 #include <array>
@@ -12,7 +12,9 @@
 
 #include "core/arch_spec.h"
 #include "profile/device_info.h"
-#include "profile/mpc_cost.h"
+#include "profile/mpc_calibration.h"
+#include "profile/mpc_cost_table.h"
+#include "profile/mpc_link.h"
 
 namespace vitnas {
 
@@ -40,7 +42,7 @@ struct LatencyCalibration {
 // The analytic MPC device.
 struct MpcDevice {
   CostTable costs;
-  NetworkProfile network;
+  LinkProfile link;
   std::optional<MpcCalibration> calibration;
 };
 
@@ -52,13 +54,14 @@ struct MeasuredNetwork {
 
 struct LatencyTable {
   DeviceInfo device;
-  std::map<std::string, TableEntry> entries;  // keyed by BlockSignature::key()
+  std::map<std::string, TableEntry> entries;  // keyed by OpSignature::key()
   std::vector<MeasuredNetwork> networks;      // what the calibration was fitted on
   std::optional<LatencyCalibration> calibration;
-  std::optional<MpcDevice> mpc;                // set iff device.kind == "mpc"
+  std::optional<MpcDevice> mpc;                // set iff device.kind == DeviceKind::mpc
 };
 
 // Files are checked on load: a malformed or truncated table is an InputError naming the file.
+// An mpc table's link is written as "link"; older files said "network", which is still read.
 LatencyTable load_table(const std::string& path);
 void save_table(const LatencyTable& table, const std::string& path);  // atomic
 

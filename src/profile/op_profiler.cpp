@@ -31,8 +31,8 @@ struct Random {
 };
 
 // The op of signature s and its input, as one call to time.
-std::function<void()> make_runner(const BlockSignature& s, const Random& rnd) {
-  const int64_t B = s.batch, r = s.res, C = s.in;
+std::function<void()> make_runner(const OpSignature& s, const Random& rnd) {
+  const int64_t B = s.batch, r = s.side, C = s.in;
   switch (s.op) {
     case OpKind::Stem: {
       fused::Stem stem;
@@ -59,12 +59,12 @@ std::function<void()> make_runner(const BlockSignature& s, const Random& rnd) {
       fused::WindowAttentionResidual attn;
       attn.heads.resize(size_t(s.heads));
       attn.window = s.window;
-      attn.proj = rnd.pointwise(C, s.hidden);
+      attn.proj = rnd.pointwise(C, s.v_total);
       auto x = rnd({B, r, r, C});
       const int64_t Bw = attn.partition(x).size(0);
       std::vector<Tensor> outs;
       for (int i = 0; i < s.heads; ++i) {
-        const int64_t v = s.hidden / s.heads + (i + 1 == s.heads ? s.hidden % s.heads : 0);
+        const int64_t v = s.v_total / s.heads + (i + 1 == s.heads ? s.v_total % s.heads : 0);
         outs.push_back(rnd({Bw, s.window, s.window, v}));
       }
       return [attn, x, outs] {
@@ -73,13 +73,14 @@ std::function<void()> make_runner(const BlockSignature& s, const Random& rnd) {
       };
     }
     case OpKind::AttnHead: {
-      const int64_t R = s.window, N = R * R, nw = (r + R - 1) / R, kd = s.hidden;
+      const int64_t R = s.window, N = R * R, nw = window_geometry(int(r), s.window).per_side,
+                    kd = s.key_dim;
       fused::AttentionHead h;
-      h.qkv = rnd.pointwise(2 * kd + s.out, C);
+      h.qkv = rnd.pointwise(2 * kd + s.v_dim, C);
       h.q_dw = fused::depthwise(rnd.conv(kd, 1, s.kernel, 1, kd), 1.0 / std::sqrt(double(kd)));
       h.bias = rnd({N, N}, 0.1);
       h.key_dim = kd;
-      h.v_dim = s.out;
+      h.v_dim = s.v_dim;
       h.kind = s.kind;
       // The head reads its chunk of the windows: a strided view (first head, independent
       // heads) or, with cascade, the chunk plus the previous head's output.
@@ -97,7 +98,7 @@ std::function<void()> make_runner(const BlockSignature& s, const Random& rnd) {
       return [pm, x] { pm(x); };
     }
     case OpKind::Head: {
-      fused::Head head{rnd.pointwise(s.out, C)};
+      fused::Head head{rnd.pointwise(s.classes, C)};
       auto x = rnd({B, r, r, C});
       return [head, x] { head(x); };
     }
@@ -107,7 +108,7 @@ std::function<void()> make_runner(const BlockSignature& s, const Random& rnd) {
 
 }  // namespace
 
-TableEntry measure_op(const BlockSignature& s, const torch::Device& device, torch::Dtype dtype,
+TableEntry measure_op(const OpSignature& s, const torch::Device& device, torch::Dtype dtype,
                       const TimingOptions& options) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(0);

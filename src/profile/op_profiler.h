@@ -1,4 +1,4 @@
-// Measuring block signatures and whole networks on a device, in the inference form the
+// Measuring op signatures and whole networks on a device, in the inference form the
 // networks run (fused ops, eval, no grad). Ops get random weights of the right shapes (scaled by
 // 1/sqrt(fan_in), so activations stay in the normal float range) and a random input.
 #pragma once
@@ -9,14 +9,14 @@
 
 #include "core/arch_spec.h"
 #include "models/inference.h"
-#include "profile/block_signature.h"
+#include "profile/op_signature.h"
 #include "profile/latency_table.h"
 #include "profile/timer.h"
 
 namespace vitnas {
 
 // One op of the fused network, timed on its own.
-TableEntry measure_op(const BlockSignature& s, const torch::Device& device, torch::Dtype dtype,
+TableEntry measure_op(const OpSignature& s, const torch::Device& device, torch::Dtype dtype,
                       const TimingOptions& options);
 
 // A whole fused network (random weights) and its input batch, ready to be timed end to end.

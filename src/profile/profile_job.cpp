@@ -25,6 +25,16 @@ torch::Dtype dtype_of(const DeviceInfo& d) {
 
 }  // namespace
 
+std::vector<ArchSpec> calibration_networks(const SearchSpace& space, int count, uint64_t seed) {
+  std::vector<ArchSpec> nets;
+  for (const auto& name : preset_names()) {
+    const ArchSpec p = preset(name);
+    if (p.family == Family::EfficientViT && contains(space, p)) nets.push_back(p);
+  }
+  for (auto& a : sample_distinct(space, count, seed, nets, "calib-")) nets.push_back(std::move(a));
+  return nets;
+}
+
 void fit_table_calibration(LatencyTable& table) {
   if (table.networks.empty()) return;
   const Predictor predictor(table);  // group_sums() are raw sums, whatever the calibration
@@ -34,7 +44,7 @@ void fit_table_calibration(LatencyTable& table) {
   table.calibration = fit_calibration(points);
 }
 
-LatencyTable run_profile(const ProfileJob& job, const std::vector<BlockSignature>& signatures,
+LatencyTable run_profile(const ProfileJob& job, const std::vector<OpSignature>& signatures,
                          const std::vector<ArchSpec>& calibration_networks, const ProgressFn& progress) {
   LatencyTable table;
   if (std::filesystem::exists(job.out)) {
@@ -47,7 +57,7 @@ LatencyTable run_profile(const ProfileJob& job, const std::vector<BlockSignature
   table.device = job.info;
 
   // Work left, weighted by a rough cost so the ETA is honest: a network ~ 10 ops.
-  std::vector<const BlockSignature*> todo;
+  std::vector<const OpSignature*> todo;
   for (const auto& s : signatures)
     if (table.entries.count(s.key()) == 0) todo.push_back(&s);
   std::vector<const ArchSpec*> nets;
@@ -79,7 +89,7 @@ LatencyTable run_profile(const ProfileJob& job, const std::vector<BlockSignature
   // of machine states (a shared machine drifts by a few % over minutes).
   size_t next_net = 0;
   for (size_t j = 0; j < todo.size(); ++j) {
-    const BlockSignature* s = todo[j];
+    const OpSignature* s = todo[j];
     if (progress) progress(done / std::max(total, 1.0), s->key());
     const TableEntry e = measure_op(*s, job.device, job.dtype, job.op_timing);
     table.entries[s->key()] = e;
@@ -103,7 +113,7 @@ std::vector<ValidationRow> run_validation(const LatencyTable& table, const std::
                                           int rounds, const ProgressFn& progress) {
   const Predictor predictor(table);
   std::vector<double> predicted;  // all first: a missing entry fails before any measuring
-  for (const auto& n : networks) predicted.push_back(predictor.predict_ms(n));
+  for (const auto& n : networks) predicted.push_back(predictor.cost(n));
 
   std::vector<NetworkRunner> runners;
   for (size_t i = 0; i < networks.size(); ++i) {

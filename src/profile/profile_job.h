@@ -10,8 +10,9 @@
 #include <torch/types.h>
 
 #include "core/arch_spec.h"
-#include "profile/block_signature.h"
+#include "core/search_space.h"
 #include "profile/latency_table.h"
+#include "profile/op_signature.h"
 #include "profile/timer.h"
 
 namespace vitnas {
@@ -33,9 +34,13 @@ using ProgressFn = std::function<void(double fraction, const std::string& what)>
 // Measures every signature missing from the table (a new one, or `out` when resuming: its device
 // must match), then every calibration network not yet measured, then fits the calibration.
 // Refuses to overwrite an existing `out` without resume. Returns the saved table.
-LatencyTable run_profile(const ProfileJob& job, const std::vector<BlockSignature>& signatures,
+LatencyTable run_profile(const ProfileJob& job, const std::vector<OpSignature>& signatures,
                          const std::vector<ArchSpec>& calibration_networks,
                          const ProgressFn& progress = {});
+
+// The networks a profile of `space` measures whole for the calibration: the presets the space
+// contains, then `count` distinct random samples drawn with `seed` (named calib-0, ...).
+std::vector<ArchSpec> calibration_networks(const SearchSpace& space, int count, uint64_t seed);
 
 // Fits the table's calibration on its measured networks (no-op with none).
 void fit_table_calibration(LatencyTable& table);

@@ -1,3 +1,5 @@
+// The parts a space can produce are made up here (one of each shape), and turned into op
+// signatures by the same factories as a network's parts (op_signature.h).
 #include "profile/space_signatures.h"
 
 #include <algorithm>
@@ -9,73 +11,61 @@ namespace {
 
 class Collector {
  public:
-  explicit Collector(int batch) : batch_(batch) {}
+  explicit Collector(int batch) : batch(batch) {}
+  const int batch;
 
-  BlockSignature make(OpKind op, int res, int in) const { return BlockSignature::of(op, batch_, res, in); }
-  void add(const BlockSignature& s) { found_.emplace(s.key(), s); }
+  void add(const OpSignature& s) { found_.emplace(s.key(), s); }
 
-  // DW + FFN pairs on (res, dim) with each hidden width.
-  void dw_ffns(int res, int dim, const std::vector<int>& hiddens) {
-    add(make(OpKind::DW, res, dim));
-    for (int h : hiddens) {
-      auto ffn = make(OpKind::FFN, res, dim);
-      ffn.hidden = h;
-      add(ffn);
-    }
+  // DW + FFN pairs on (side, dim) with each hidden width.
+  void dw_ffns(int side, int dim, const std::vector<int>& hiddens) {
+    add(dw_op(batch, {dim, side, 0}));
+    for (int h : hiddens) add(ffn_op(batch, {dim, h, side, 0}));
   }
 
-  std::vector<BlockSignature> result() const {
-    std::vector<BlockSignature> out;
+  std::vector<OpSignature> result() const {
+    std::vector<OpSignature> out;
     for (const auto& kv : found_) out.push_back(kv.second);
     return out;
   }
 
  private:
-  int batch_;
-  std::map<std::string, BlockSignature> found_;
+  std::map<std::string, OpSignature> found_;
 };
 
 bool any_positive(const std::vector<int>& counts) {
   return std::any_of(counts.begin(), counts.end(), [](int c) { return c > 0; });
 }
 
-// The attention ops of one stage at one width: the frame per heads choice, and every head.
+// The attention ops of one stage at one width: per heads choice, the frame (v_dim = dim / heads
+// for every head), and every head the per-head choices make, with and without the cascade add.
 void attention_ops(Collector& c, const StageChoices& st, int side, int dim) {
-  const int window = std::min(st.window, side);
   const bool cascade = std::find(st.cascade.begin(), st.cascade.end(), true) != st.cascade.end();
   for (int heads : head_choices(st, dim)) {
-    auto frame = c.make(OpKind::AttnFrame, side, dim);
-    frame.window = window;
-    frame.heads = heads;
-    frame.hidden = dim;  // v_dim = dim / heads for every head
-    c.add(frame);
+    AttentionSpec spec;
+    spec.cascade = cascade;
+    spec.heads.assign(size_t(heads), HeadSpec{st.key_dim[0], dim / heads, st.kernel[0], st.kinds[0]});
+    const AttentionPart part{dim, side, &spec, window_geometry(side, st.window)};
+    c.add(attn_frame_op(c.batch, part));
     for (int kd : st.key_dim)
       for (int k : st.kernel)
         for (AttentionKind kind : st.kinds)
           for (bool add : {false, true}) {
             if (add && !(cascade && heads > 1)) continue;
-            auto h = c.make(OpKind::AttnHead, side, dim / heads);
-            h.window = window;
-            h.hidden = kd;
-            h.out = dim / heads;
-            h.kernel = k;
-            h.kind = kind;
-            h.cascade_add = add;
-            c.add(h);
+            c.add(attn_head_op(c.batch, part, HeadSpec{kd, dim / heads, k, kind}, add));
           }
   }
 }
 
 }  // namespace
 
-std::vector<BlockSignature> space_signatures(const SearchSpace& space, int batch) {
+std::vector<OpSignature> space_signatures(const SearchSpace& space, int batch) {
   Collector c(batch);
   for (int img : space.img_size) {
     const std::vector<int> sides = stage_sides(space, img);
     for (int e0 : space.stages[0].embed_dim) {
-      auto stem = c.make(OpKind::Stem, img, space.in_chans);
-      for (int d : space.stem_divisors) stem.stem[size_t(stem.stem_len++)] = e0 / d;
-      c.add(stem);
+      std::vector<int> widths;
+      for (int d : space.stem_divisors) widths.push_back(e0 / d);
+      c.add(stem_op(batch, {space.in_chans, &widths, img}));
     }
     for (size_t k = 0; k < space.stages.size(); ++k) {
       const StageChoices& st = space.stages[k];
@@ -91,27 +81,20 @@ std::vector<BlockSignature> space_signatures(const SearchSpace& space, int batch
         for (int pdim : prev.embed_dim) {
           if (any_positive(st.downsample_ffn_before))
             c.dw_ffns(sides[k - 1], pdim, hidden_choices(prev.ffn_ratio, pdim));
-          for (int hidden : hidden_choices(st.downsample_ratio, pdim)) {
-            auto pm = c.make(OpKind::PatchMerging, sides[k - 1], pdim);
-            pm.hidden = hidden;
-            pm.out = dim;
-            c.add(pm);
-          }
+          for (int hidden : hidden_choices(st.downsample_ratio, pdim))
+            c.add(patch_merging_op(batch, {pdim, hidden, dim, sides[k - 1], side}));
         }
       }
     }
-    for (int dim : space.stages.back().embed_dim) {
-      auto head = c.make(OpKind::Head, sides.back(), dim);
-      head.out = space.num_classes;
-      c.add(head);
-    }
+    for (int dim : space.stages.back().embed_dim)
+      c.add(head_op(batch, {dim, space.num_classes, sides.back(), false}));
   }
   return c.result();
 }
 
-std::vector<BlockSignature> arch_signatures(const std::vector<ArchSpec>& archs, int batch) {
+std::vector<OpSignature> arch_signatures(const std::vector<ArchSpec>& archs, int batch) {
   Collector c(batch);
-  for (const ArchSpec& a : archs) for_each_op(a, batch, [&](int, const BlockSignature& s) { c.add(s); });
+  for (const ArchSpec& a : archs) for_each_op(a, batch, [&](int, const OpSignature& s) { c.add(s); });
   return c.result();
 }
 

@@ -6,12 +6,12 @@
 
 #include "core/arch_spec.h"
 #include "core/search_space.h"
-#include "profile/block_signature.h"
+#include "profile/op_signature.h"
 
 namespace vitnas {
 
 // In a fixed order (sorted by key), without repeats.
-std::vector<BlockSignature> space_signatures(const SearchSpace& space, int batch);
-std::vector<BlockSignature> arch_signatures(const std::vector<ArchSpec>& archs, int batch);
+std::vector<OpSignature> space_signatures(const SearchSpace& space, int batch);
+std::vector<OpSignature> arch_signatures(const std::vector<ArchSpec>& archs, int batch);
 
 }  // namespace vitnas

@@ -1,0 +1,126 @@
+#include "profile/mpc_calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <Eigen/Dense>
+
+#include "core/error.h"
+#include "profile/mpc_json.h"
+#include "profile/text.h"
+
+namespace vitnas {
+
+using nlohmann::json;
+using namespace mpc_json;
+
+namespace {
+double calibrated(double rest_seconds, const KindSeconds& attention_seconds, const MpcCalibration& c) {
+  double s = c.rest_scale * rest_seconds;
+  for (int k = 0; k < 3; ++k) s += c.kind_scale[k] * attention_seconds[k];
+  return s;
+}
+}  // namespace
+
+double calibrated_seconds(const MpcBreakdown& b, const MpcCalibration& c) {
+  return calibrated(b.rest_seconds, b.attention_seconds, c);
+}
+
+double calibrated_seconds(const MpcRow& r, const MpcCalibration& c) {
+  return calibrated(r.rest_seconds, r.attention_seconds, c);
+}
+
+MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, const CostTable& t,
+                                   const LinkProfile& link) {
+  require(!points.empty(), "calibration: no measured points");
+  std::vector<MpcBreakdown> b;
+  for (const auto& p : points) b.push_back(mpc_total(p.arch, t, link));
+
+  std::vector<int> kinds;  // kinds with attention time in some point
+  for (int k = 0; k < 3; ++k)
+    if (std::any_of(b.begin(), b.end(), [k](const MpcBreakdown& x) {
+          return x.attention_seconds[k] > 0;
+        }))
+      kinds.push_back(k);
+  const int P = static_cast<int>(points.size());
+  const bool fit_rest = P > static_cast<int>(kinds.size());
+  const int U = static_cast<int>(kinds.size()) + (fit_rest ? 1 : 0);
+  require(U > 0, "calibration: nothing to fit");
+  require(P >= U, "calibration: " + std::to_string(P) + " measured points for " +
+                      std::to_string(U) + " unknown scales; add points");
+
+  // Scale rows by 1/measured so the fit minimises relative, not absolute, errors.
+  Eigen::MatrixXd A(P, U);
+  Eigen::VectorXd y(P);
+  for (int i = 0; i < P; ++i) {
+    const double w = 1.0 / points[i].seconds;
+    for (size_t c = 0; c < kinds.size(); ++c) A(i, c) = b[i].attention_seconds[kinds[c]] * w;
+    if (fit_rest) A(i, U - 1) = b[i].rest_seconds * w;
+    y(i) = (points[i].seconds - (fit_rest ? 0.0 : b[i].rest_seconds)) * w;
+  }
+  const Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(A);
+  require(qr.rank() == U,
+          "calibration: the measured points cannot tell the unknown scales apart; add points "
+          "with other mixes of attention kinds");
+  const Eigen::VectorXd x = qr.solve(y);
+
+  MpcCalibration c;
+  for (size_t i = 0; i < kinds.size(); ++i) {
+    const std::string name = to_string(kAttentionKinds[kinds[i]]);
+    require(x(i) > 0, "calibration: fitted kind_scale." + name + " = " + std::to_string(x(i)) +
+                          " <= 0; the points contradict the analytic model (check the link "
+                          "profile and the points' seconds)");
+    c.kind_scale[kinds[i]] = x(i);
+  }
+  if (fit_rest) {
+    require(x(U - 1) > 0, "calibration: fitted rest_scale = " + std::to_string(x(U - 1)) +
+                              " <= 0; the points contradict the analytic model");
+    c.rest_scale = x(U - 1);
+  }
+  c.points = P;
+  for (int i = 0; i < P; ++i) {
+    const double err = std::abs(calibrated_seconds(b[i], c) - points[i].seconds);
+    const double rel = err / points[i].seconds;
+    c.max_rel_error = std::max(c.max_rel_error, rel);
+  }
+  return c;
+}
+
+std::string describe_calibration(const MpcCalibration& c) {
+  return printf_string("rest x%.4f, softmax x%.4f, relu_softmax x%.4f, scaling x%.4f", c.rest_scale,
+                       c.kind_scale[0], c.kind_scale[1], c.kind_scale[2]);
+}
+
+json calibration_to_json(const MpcCalibration& c) {
+  json scales = json::object();
+  for (AttentionKind k : kAttentionKinds) scales[to_string(k)] = c.kind_scale[static_cast<int>(k)];
+  return {{"rest_scale", c.rest_scale},
+          {"kind_scale", scales},
+          {"points", c.points},
+          {"max_rel_error", c.max_rel_error}};
+}
+
+MpcCalibration calibration_from_json(const json& j) {
+  object(j, "", {"rest_scale", "kind_scale", "points", "max_rel_error"});
+  MpcCalibration c;
+  c.rest_scale = positive(required(j, "", "rest_scale"), "rest_scale");
+  const json& scales = object(required(j, "", "kind_scale"), "kind_scale",
+                              {"softmax", "relu_softmax", "scaling"});
+  for (AttentionKind k : kAttentionKinds) {
+    const std::string key = to_string(k);
+    c.kind_scale[static_cast<int>(k)] =
+        positive(required(scales, "kind_scale", key), "kind_scale." + key);
+  }
+  if (j.contains("points")) {
+    const json& p = j.at("points");
+    if (!p.is_number_integer() || p.get<int64_t>() < 0)
+      fail("points", "expected a non-negative integer, got " + describe(p));
+    c.points = p.get<int>();
+  }
+  if (j.contains("max_rel_error"))
+    c.max_rel_error = non_negative(j.at("max_rel_error"), "max_rel_error");
+  return c;
+}
+
+}  // namespace vitnas

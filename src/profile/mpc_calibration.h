@@ -1,0 +1,46 @@
+// Calibration of the analytic MPC model to a measured MPC framework:
+//   calibrated = rest_scale * rest_seconds + sum_k kind_scale[k] * attention_seconds[k].
+// A head is attributed its own bytes / bandwidth plus its own rounds * RTT, divided by the
+// number of heads when the heads run together (undivided when cascaded). A layer of one kind thus
+// gets exactly its analytic attention time, and the attribution is linear in head counts. In a
+// layer that mixes kinds the analytic step waits for the slowest head (max rounds) while the
+// attribution sums per-head shares (mean rounds); MPCViT's measured mu networks are linear in the
+// number of RSAttn heads, which the mean reproduces (sharing the max would charge scaling heads
+// the RSAttn rounds).
+//
+// With as many points as kinds (MPCViT's three single-kind networks) the fit is exact on them,
+// and a network that mixes kinds is predicted by interpolating between them: a check of the
+// linear attribution, not of the model's transfer to other shapes (see the README).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "profile/measured_points.h"
+#include "profile/mpc_cost.h"
+
+namespace vitnas {
+
+struct MpcCalibration {
+  double rest_scale = 1;
+  double kind_scale[3] = {1, 1, 1};  // indexed by int(AttentionKind)
+  int points = 0;
+  double max_rel_error = 0;
+};
+
+// Least squares on relative errors (each point weighted by 1 / its seconds). Unknowns:
+// kind_scale of every kind present in the points, plus rest_scale only if there are more points
+// than kind unknowns (otherwise rest_scale = 1); absent kinds keep 1. InputError if too few
+// points, the points cannot tell the unknowns apart, or a scale <= 0.
+MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, const CostTable& t,
+                                   const LinkProfile& link);
+double calibrated_seconds(const MpcBreakdown& b, const MpcCalibration& c);
+double calibrated_seconds(const MpcRow& r, const MpcCalibration& c);  // rows add up to the total
+// "rest x1.0000, softmax x2.5812, relu_softmax x4.1100, scaling x33.9300"
+std::string describe_calibration(const MpcCalibration& c);
+nlohmann::json calibration_to_json(const MpcCalibration& c);
+MpcCalibration calibration_from_json(const nlohmann::json& j);
+
+}  // namespace vitnas
