@@ -1,4 +1,4 @@
-// `vitnas train`: the epoch loop around Trainer, with the datasets, evaluation, checkpoints and
+// `vitnas train`: the epoch loop around ClassifierTrainer, with the datasets, evaluation, checkpoints and
 // the run directory:
 //   DIR/arch.json               the architecture trained
 //   DIR/weights.safetensors     the latest weights, official state-dict keys (every epoch)
