@@ -277,7 +277,8 @@ class EfficientViT(torch.nn.Module):
         self.blocks2 = torch.nn.Sequential(*blocks[1])
         self.blocks3 = torch.nn.Sequential(*blocks[2])
 
-        self.head = BN_Linear(embed_dim[-1], num_classes) if num_classes > 0 else torch.nn.Identity()
+        self.head = (BN_Linear(embed_dim[-1], num_classes) if num_classes > 0
+                     else torch.nn.Identity())
         self.distillation = distillation
         if distillation:
             self.head_dist = (BN_Linear(embed_dim[-1], num_classes) if num_classes > 0

@@ -66,7 +66,8 @@ def main():
     p.add_argument("--max-busy", type=float, default=0.3)
     p.add_argument("--wait", type=float, default=3600, help="give up after this many seconds")
     p.add_argument("--glibc-default", action="store_true",
-                   help="also time vitnas with glibc's default malloc (VITNAS_GLIBC_MALLOC=default)")
+                   help="also time vitnas with glibc's default malloc "
+                        "(VITNAS_GLIBC_MALLOC=default)")
     p.add_argument("--out", default="experiments/results/train_step.json")
     a = p.parse_args()
 

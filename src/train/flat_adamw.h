@@ -68,7 +68,7 @@ class FlatAdamW {
 
   // Whether backward delivered a gradient to each parameter since zero_grad(): (parameters,)
   // int32, 1 or 0, in parameters() order, on the parameters' device (ready to all-reduce).
-  // Gradients that autograd::grad returns, or that are assigned by hand, do not count.
+  // What counts is a gradient that backward() delivers; one assigned by hand does not.
   torch::Tensor received_grad() const;
   // Replaces that record (non-zero: received), e.g. by its sum over the data-parallel ranks, so
   // that a parameter reached on any rank is stepped on all of them.

@@ -13,9 +13,9 @@
 #include "data/split.h"
 #include "models/weights.h"
 #include "train/checkpoint.h"
+#include "train/classifier_trainer.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
-#include "train/classifier_trainer.h"
 
 namespace vitnas {
 
