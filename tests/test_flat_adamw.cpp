@@ -1,7 +1,10 @@
 // FlatAdamW against LibTorch: the same trajectory as torch::optim::AdamW with timm's weight-decay
-// groups, gradients that stay views of the flat buffer, clip_grad_norm_, and checkpoint state.
+// groups (also when steps leave parameters without a gradient), gradients that stay views of the
+// flat buffer, clip_grad_norm_, and checkpoint state (also the format without per-parameter
+// step counts).
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <stdexcept>
 #include <vector>
 
@@ -313,4 +316,210 @@ TEST_CASE("FlatAdamW rejects bad state and bad parameters", "[train][flat_adamw]
   twice_p.decay_names = {"u"};
   test::input_error([&] { FlatAdamW bad(twice_p); });
   test::input_error([&] { FlatAdamW bad(ParamGroups{}); });
+}
+
+// ---- parameters without a gradient ------------------------------------------------------------
+
+namespace {
+
+// Two branches on a shared stem and a gate that each step may or may not use, as a supernet's
+// subnets leave parts of the network out. Parameters in buffer order: no decay gate (the module's
+// own parameters come before its children's), stem.bias, a.bias, b.bias; decay stem.weight,
+// a.weight, b.weight.
+struct BranchesImpl : torch::nn::Module {
+  BranchesImpl() {
+    stem = register_module("stem", torch::nn::Linear(6, 8));
+    a = register_module("a", torch::nn::Linear(8, 3));
+    b = register_module("b", torch::nn::Linear(8, 3));
+    gate = register_parameter("gate", torch::linspace(0.5, 1.5, 3));
+  }
+  // use: which of a, b, gate the output depends on.
+  torch::Tensor forward(const torch::Tensor& x, bool use_a, bool use_b, bool use_gate) {
+    const torch::Tensor h = torch::relu(stem(x));
+    torch::Tensor y = h.narrow(1, 0, 3);  // the stem is always used
+    if (use_a) y = y + a(h);
+    if (use_b) y = y + b(h).pow(2);
+    if (use_gate) y = y * gate;
+    return y;
+  }
+  torch::nn::Linear stem{nullptr}, a{nullptr}, b{nullptr};
+  torch::Tensor gate;
+};
+TORCH_MODULE(Branches);
+
+struct Use {
+  bool a, b, gate;
+};
+
+void copy_parameters(torch::nn::Module& from, torch::nn::Module& to) {
+  torch::NoGradGuard no_grad;
+  const auto fp = from.named_parameters(), tp = to.named_parameters();
+  for (const auto& item : fp) tp[item.key()].copy_(item.value());
+}
+
+torch::Tensor branches_loss(Branches& m, const torch::Tensor& x, const Use& u) {
+  return m->forward(x, u.a, u.b, u.gate).sin().sum();
+}
+
+}  // namespace
+
+TEST_CASE("FlatAdamW skips parameters without a gradient, as torch::optim::AdamW does",
+          "[train][flat_adamw]") {
+  // A step that leaves a parameter out must not decay it, decay its moments or count a step for
+  // it; torch's AdamW skips a parameter whose grad is undefined (zero_grad with set_to_none).
+  const double wd = 0.1;
+  torch::manual_seed(3);
+  Branches ref, flat;
+  copy_parameters(*ref, *flat);
+  torch::optim::AdamW ref_opt(split_weight_decay(ref->named_parameters()).adamw(1e-2, wd));
+  FlatAdamWOptions o;
+  o.weight_decay = wd;
+  FlatAdamW opt(split_weight_decay(flat->named_parameters()), o);
+  const torch::Tensor a_initial = flat->a->weight.clone();
+  REQUIRE(opt.names() == std::vector<std::string>{"gate", "stem.bias", "a.bias", "b.bias",
+                                                  "stem.weight", "a.weight", "b.weight"});
+
+  const std::vector<Use> uses = {{true, true, true},  {true, false, false}, {false, true, true},
+                                 {true, false, true}, {false, false, false}, {true, true, false},
+                                 {false, true, false}, {true, true, true}};
+  const std::vector<double> lrs = {1e-2, 3e-2, 2e-2, 5e-3, 1e-2, 4e-2, 2e-2, 1e-2};
+  // Each parameter's expected step count, counted here from the uses (stem: every step).
+  std::map<std::string, int64_t> expected;
+  for (size_t s = 0; s < uses.size(); ++s) {
+    const Use& u = uses[s];
+    INFO("step " << s);
+    const torch::Tensor x = torch::randn({5, 6});
+
+    ref->zero_grad(/*set_to_none=*/true);
+    branches_loss(ref, x, u).backward();
+    for (auto& g : ref_opt.param_groups()) g.options().set_lr(lrs[s]);
+    ref_opt.step();
+
+    opt.zero_grad();
+    branches_loss(flat, x, u).backward();
+    opt.step(lrs[s]);
+
+    for (const char* name : {"stem.weight", "stem.bias"}) ++expected[name];
+    if (u.a) ++expected["a.weight"], ++expected["a.bias"];
+    if (u.b) ++expected["b.weight"], ++expected["b.bias"];
+    if (u.gate) ++expected["gate"];
+    const auto rp = ref->named_parameters();
+    for (const auto& item : flat->named_parameters()) {
+      INFO(item.key());
+      CHECK(rel_diff(item.value(), rp[item.key()]) <= 1e-6);
+    }
+    for (size_t i = 0; i < opt.names().size(); ++i) {
+      INFO(opt.names()[i]);
+      CHECK(opt.parameter_steps()[i] == expected[opt.names()[i]]);
+    }
+  }
+  CHECK(opt.steps() == 8);
+  // Counts diverged (the per-run update path ran) and the parameters moved.
+  CHECK(expected["b.weight"] == 5);
+  CHECK(expected["gate"] == 4);
+  CHECK(rel_diff(flat->a->weight, a_initial) > 1e-2);
+}
+
+TEST_CASE("FlatAdamW: a parameter that received no gradient is bit-identical after step()",
+          "[train][flat_adamw]") {
+  torch::manual_seed(4);
+  Branches model;
+  FlatAdamW opt(split_weight_decay(model->named_parameters()));
+  // A few steps that use everything, so the moments and counts are non-zero.
+  for (int s = 0; s < 3; ++s) {
+    opt.zero_grad();
+    branches_loss(model, torch::randn({5, 6}), {true, true, true}).backward();
+    opt.step(1e-2);
+  }
+  auto slice = [&](const torch::Tensor& buffer, const std::string& name) {
+    const auto& names = opt.names();
+    int64_t offset = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return buffer.narrow(0, offset, opt.parameters()[i].numel()).clone();
+      offset += opt.parameters()[i].numel();
+    }
+    FAIL("no parameter " << name);
+    return torch::Tensor();
+  };
+  const torch::Tensor b_before = model->b->weight.clone(), b_bias = model->b->bias.clone();
+  const torch::Tensor b_m = slice(opt.state()[0].second, "b.weight");
+  const torch::Tensor b_v = slice(opt.state()[1].second, "b.weight");
+  const torch::Tensor a_before = model->a->weight.clone();
+
+  opt.zero_grad();
+  branches_loss(model, torch::randn({5, 6}), {true, false, true}).backward();
+  // The hooks saw which parameters backward reached.
+  CHECK(torch::equal(opt.received_grad(), torch::tensor({1, 1, 1, 0, 1, 1, 0}, torch::kInt32)));
+  opt.step(1e-2);
+  CHECK(torch::equal(model->b->weight, b_before));  // no weight decay, no stale-moment step
+  CHECK(torch::equal(model->b->bias, b_bias));
+  CHECK(torch::equal(slice(opt.state()[0].second, "b.weight"), b_m));
+  CHECK(torch::equal(slice(opt.state()[1].second, "b.weight"), b_v));
+  CHECK(opt.parameter_steps() == std::vector<int64_t>{4, 4, 4, 3, 4, 4, 3});
+  CHECK_FALSE(torch::equal(model->a->weight, a_before));
+
+  // zero_grad forgets, and a mask set from outside (another rank's) counts.
+  opt.zero_grad();
+  CHECK(opt.received_grad().sum().item<int64_t>() == 0);
+  opt.set_received_grad(torch::tensor({0, 0, 0, 2, 0, 0, 1}, torch::kInt32));
+  opt.step(1e-2);  // zero gradients: only the decay and the moments move b
+  CHECK_FALSE(torch::equal(model->b->weight, b_before));
+  CHECK(opt.parameter_steps() == std::vector<int64_t>{4, 4, 4, 4, 4, 4, 4});
+}
+
+TEST_CASE("FlatAdamW loads state without per-parameter counts; rejects bad ones",
+          "[train][flat_adamw]") {
+  torch::manual_seed(5);
+  Branches a, b;
+  copy_parameters(*a, *b);
+  FlatAdamW opt_a(split_weight_decay(a->named_parameters()));
+  FlatAdamW opt_b(split_weight_decay(b->named_parameters()));
+  auto train = [](Branches& m, FlatAdamW& opt, const Use& u, uint64_t seed) {
+    torch::manual_seed(seed);
+    opt.zero_grad();
+    branches_loss(m, torch::randn({5, 6}), u).backward();
+    opt.step(1e-2);
+  };
+  train(a, opt_a, {true, true, true}, 1);
+  train(a, opt_a, {true, true, true}, 2);
+
+  // The checkpoint format before per-parameter counts: exp_avg, exp_avg_sq, step.
+  safetensors::TensorList old;
+  for (const auto& [key, t] : opt_a.state())
+    if (key != "param_steps") old.emplace_back(key, t.clone());
+  REQUIRE(old.size() == 3);
+  copy_parameters(*a, *b);
+  opt_b.load_state(old, "old.ckpt");
+  CHECK(opt_b.steps() == 2);
+  CHECK(opt_b.parameter_steps() == std::vector<int64_t>(7, 2));
+  for (uint64_t s = 3; s < 6; ++s) {
+    const Use u{s != 4, true, s == 5};
+    train(a, opt_a, u, s);
+    train(b, opt_b, u, s);
+  }
+  CHECK(torch::equal(opt_b.flat_params(), opt_a.flat_params()));
+  CHECK(opt_b.parameter_steps() == opt_a.parameter_steps());
+  CHECK(opt_a.parameter_steps() != std::vector<int64_t>(7, 5));  // they did diverge
+
+  // Per-parameter counts round-trip through a file.
+  const auto path = test::scratch_path("flat_adamw_counts.safetensors");
+  safetensors::save(path, opt_a.state());
+  FlatAdamW opt_c(split_weight_decay(Branches()->named_parameters()));
+  opt_c.load_state(safetensors::load(path).tensors, path);
+  CHECK(opt_c.parameter_steps() == opt_a.parameter_steps());
+
+  auto with_counts = [&](const torch::Tensor& counts) {
+    auto s = opt_a.state();
+    for (auto& [k, v] : s)
+      if (k == "param_steps") v = counts;
+    return s;
+  };
+  auto load_error = [&](const torch::Tensor& counts) {
+    return test::input_error([&] { opt_c.load_state(with_counts(counts), "x"); });
+  };
+  CHECK_THAT(load_error(torch::zeros({6}, torch::kInt64)), Catch::Contains("param_steps"));
+  CHECK_THAT(load_error(torch::full({7}, 9, torch::kInt64)),
+             Catch::Contains("outside [0, step 5]"));
+  load_error(torch::zeros({7}, torch::kFloat32));
+  CHECK(opt_c.parameter_steps() == opt_a.parameter_steps());  // unchanged by the failures
 }

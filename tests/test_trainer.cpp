@@ -1,17 +1,26 @@
-// The training step and its state: it learns, distillation from an identical teacher costs
-// nothing, a checkpoint restored mid-run continues bit for bit, checkpoints and recipes reject
-// what they cannot be.
+// The training step and its state: the classifier trainer learns, distillation from an identical
+// teacher costs nothing, a checkpoint restored mid-run continues bit for bit (also one without
+// per-parameter step counts), checkpoints and recipes reject what they cannot be; the generic
+// trainer trains any module, adds up several passes per step, and never moves a parameter no
+// pass reached (on either of two Gloo ranks).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "core/arch_spec.h"
 #include "core/io.h"
+#include "core/safetensors.h"
 #include "models/weights.h"
 #include "train/checkpoint.h"
+#include "train/classifier_trainer.h"
+#include "train/distributed.h"
+#include "train/launch.h"
 #include "train/trainer.h"
 #include "fixtures.h"
 
@@ -53,7 +62,7 @@ bool same_parameters(ClassifierImpl& a, ClassifierImpl& b) {
 
 TEST_CASE("trainer: the training step learns a fixed batch", "[train][trainer]") {
   ProcessGroup single(DistributedEnv{}, torch::kCPU);
-  Trainer trainer(tiny_recipe(), TrainRuntime{}, single, 20);
+  ClassifierTrainer trainer(tiny_recipe(), TrainRuntime{}, single, 20);
   Batch b = random_batch(16, 3);
   const double first = trainer.step(b.images, b.labels).loss;
   StepResult last;
@@ -82,22 +91,22 @@ TEST_CASE("trainer: distilling from an identical teacher costs nothing", "[train
   ProcessGroup single(DistributedEnv{}, torch::kCPU);
   Batch b = random_batch(8, 4);
   r.distill_alpha = 1.0;
-  CHECK(Trainer(r, TrainRuntime{}, single, 10).step(b.images, b.labels).loss ==
+  CHECK(ClassifierTrainer(r, TrainRuntime{}, single, 10).step(b.images, b.labels).loss ==
         Approx(0.0).margin(1e-6));
 
   r.distill_alpha = 0.25;
   r.distill_token_beta = 0.0;
   TrainRecipe plain = tiny_recipe();
   plain.smoothing = 0.0;
-  const double label_loss = Trainer(plain, TrainRuntime{}, single, 10).step(b.images, b.labels).loss;
-  CHECK(Trainer(r, TrainRuntime{}, single, 10).step(b.images, b.labels).loss ==
+  const double label_loss = ClassifierTrainer(plain, TrainRuntime{}, single, 10).step(b.images, b.labels).loss;
+  CHECK(ClassifierTrainer(r, TrainRuntime{}, single, 10).step(b.images, b.labels).loss ==
         Approx(0.75 * label_loss).epsilon(1e-5));
 
   SECTION("a teacher for other inputs is refused") {
     ArchSpec other = r.arch;
     other.img_size = 32;
     save_arch(other, spec_path);
-    CHECK_THAT(input_error([&] { Trainer(r, TrainRuntime{}, single, 10); }),
+    CHECK_THAT(input_error([&] { ClassifierTrainer(r, TrainRuntime{}, single, 10); }),
                Catch::Contains("--teacher") && Catch::Contains("3x32"));
   }
 }
@@ -109,29 +118,29 @@ TEST_CASE("trainer: a restored checkpoint continues exactly", "[train][trainer]"
   std::vector<Batch> batches;
   for (int i = 0; i < 4; ++i) batches.push_back(random_batch(8, 10 + i));
 
-  Trainer straight(r, TrainRuntime{}, single, 4);
+  ClassifierTrainer straight(r, TrainRuntime{}, single, 4);
   for (auto& b : batches) straight.step(b.images, b.labels);
 
   const std::string path = scratch_path("trainer_ckpt.safetensors");
   {
-    Trainer first(r, TrainRuntime{}, single, 4);
+    ClassifierTrainer first(r, TrainRuntime{}, single, 4);
     for (int i = 0; i < 2; ++i) first.step(batches[i].images, batches[i].labels);
     Checkpoint c = first.checkpoint();
     c.epoch = 1;
     c.recipe = recipe_to_json(r);
     save_checkpoint(path, c);
   }
-  Trainer resumed(r, TrainRuntime{}, single, 4);
+  ClassifierTrainer resumed(r, TrainRuntime{}, single, 4);
   resumed.restore(load_checkpoint(path), path);
   CHECK(resumed.steps() == 2);
   for (int i = 2; i < 4; ++i) resumed.step(batches[i].images, batches[i].labels);
   CHECK(same_parameters(resumed.model(), straight.model()));
-  CHECK(same_parameters(resumed.ema()->model(), straight.ema()->model()));
+  CHECK(same_parameters(*resumed.ema_model(), *straight.ema_model()));
 
   SECTION("a checkpoint of another network is refused") {
     TrainRecipe other = r;
     other.arch = arch_from_json(nlohmann::json::parse(test::kCustomSpec));
-    Trainer wrong(other, TrainRuntime{}, single, 4);
+    ClassifierTrainer wrong(other, TrainRuntime{}, single, 4);
     CHECK_THAT(input_error([&] { wrong.restore(load_checkpoint(path), path); }),
                Catch::Contains(path));
   }
@@ -167,4 +176,187 @@ TEST_CASE("recipe: validation and the first difference", "[train][trainer]") {
   other.arch = arch_from_json(nlohmann::json::parse(test::kCustomSpec));
   CHECK_THAT(recipe_difference(recipe_to_json(r), recipe_to_json(other)),
              Catch::StartsWith("arch: the checkpoint trained tiny_vit"));
+}
+
+// ---- the generic trainer: any module, several passes per step --------------------------------
+
+namespace {
+
+// Not an ArchSpec network: a linear map to learn, and a parameter no loss uses.
+struct LinearFitImpl : torch::nn::Module {
+  LinearFitImpl() {
+    fc = register_module("fc", torch::nn::Linear(4, 2));
+    head = register_module("head", torch::nn::Linear(2, 2));
+    unused = register_parameter("unused", torch::ones({3, 3}));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return head(fc(x)); }
+  torch::nn::Linear fc{nullptr}, head{nullptr};
+  torch::Tensor unused;
+};
+TORCH_MODULE(LinearFit);
+
+TrainerOptions fit_options(int64_t steps) {
+  TrainerOptions o;
+  o.adamw.weight_decay = 0.01;
+  o.schedule = LrScheduleOptions{2e-2, 1e-3, 1e-3, steps / 10, steps};
+  o.clip_grad = 10.0;
+  return o;
+}
+
+// Data of y = x A^T + c with a fixed A, c.
+Batch fit_batch(int64_t n, uint64_t seed) {
+  torch::manual_seed(seed);
+  const auto a = torch::tensor({{1.0f, -2.0f, 0.5f, 0.0f}, {0.0f, 1.0f, 1.0f, -1.0f}});
+  const auto x = torch::randn({n, 4});
+  return {x, torch::matmul(x, a.t()) + torch::tensor({0.5f, -0.5f})};
+}
+
+torch::Tensor fit_loss(LinearFit& m, const Batch& b) {
+  return torch::mse_loss(m->forward(b.images), b.labels);
+}
+
+}  // namespace
+
+TEST_CASE("trainer: any module trains; a parameter no loss uses is never moved",
+          "[train][trainer]") {
+  torch::manual_seed(7);
+  LinearFit model;
+  const torch::Tensor unused = model->unused.clone();
+  ProcessGroup single(DistributedEnv{}, torch::kCPU);
+  Trainer trainer(model.ptr(), fit_options(200), single);
+  CHECK_THROWS_AS(trainer.apply(), std::logic_error);  // nothing accumulated
+
+  const Batch b = fit_batch(64, 1);
+  const double first = trainer.accumulate([&] { return fit_loss(model, b); });
+  trainer.apply();
+  double last = first;
+  for (int i = 1; i < 200; ++i) {
+    last = trainer.accumulate([&] { return fit_loss(model, b); });
+    const ApplyResult r = trainer.apply();
+    CHECK_FALSE(r.skipped);
+  }
+  CHECK(trainer.steps() == 200);
+  CHECK(last < 1e-2 * first);
+  // Weight decay would have shrunk it; Adam's moments never saw it.
+  CHECK(torch::equal(model->unused, unused));
+  const auto& names = trainer.optimizer().names();
+  const auto& counts = trainer.optimizer().parameter_steps();
+  for (size_t i = 0; i < names.size(); ++i) {
+    INFO(names[i]);
+    CHECK(counts[i] == (names[i] == "unused" ? 0 : 200));
+  }
+}
+
+TEST_CASE("trainer: two accumulate() calls add up to the backward of the summed loss",
+          "[train][trainer]") {
+  torch::manual_seed(8);
+  LinearFit twice, once, reference;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto* m : {&once, &reference})
+      for (const auto& item : twice->named_parameters())
+        (*m)->named_parameters()[item.key()].copy_(item.value());
+  }
+  const Batch b1 = fit_batch(8, 2), b2 = fit_batch(8, 3);
+  ProcessGroup single(DistributedEnv{}, torch::kCPU);
+  Trainer t_twice(twice.ptr(), fit_options(10), single);
+  Trainer t_once(once.ptr(), fit_options(10), single);
+
+  const double l1 = t_twice.accumulate([&] { return fit_loss(twice, b1); });
+  const double l2 = t_twice.accumulate([&] { return fit_loss(twice, b2); });
+  CHECK(t_once.accumulate([&] { return fit_loss(once, b1) + fit_loss(once, b2); }) ==
+        Approx(l1 + l2).epsilon(1e-6));
+  // The gradients before apply(): the plain autograd sum on a third copy.
+  (fit_loss(reference, b1) + fit_loss(reference, b2)).backward();
+  const auto rp = reference->named_parameters();
+  for (const auto& item : twice->named_parameters()) {
+    INFO(item.key());
+    if (item.key() == "unused") continue;
+    CHECK(torch::allclose(item.value().grad(), rp[item.key()].grad(), 1e-6, 1e-7));
+    CHECK(item.value().grad().abs().max().item<double>() > 0);
+  }
+  t_twice.apply();
+  t_once.apply();
+  const auto op = once->named_parameters();
+  for (const auto& item : twice->named_parameters()) {
+    INFO(item.key());
+    CHECK(torch::allclose(item.value(), op[item.key()], 1e-6, 1e-7));
+    if (item.key() != "unused") CHECK_FALSE(torch::equal(item.value(), rp[item.key()]));
+  }
+  // apply() left the gradients zeroed for the next step.
+  CHECK(t_twice.optimizer().flat_grad().abs().max().item<double>() == 0);
+}
+
+TEST_CASE("trainer: a checkpoint without per-parameter step counts still restores",
+          "[train][trainer]") {
+  // Checkpoints written before the counts existed hold optim.{exp_avg, exp_avg_sq, step}.
+  TrainRecipe r = tiny_recipe();
+  ProcessGroup single(DistributedEnv{}, torch::kCPU);
+  std::vector<Batch> batches;
+  for (int i = 0; i < 4; ++i) batches.push_back(random_batch(8, 20 + i));
+  ClassifierTrainer straight(r, TrainRuntime{}, single, 4);
+  for (auto& b : batches) straight.step(b.images, b.labels);
+
+  const std::string path = scratch_path("trainer_old_ckpt.safetensors");
+  {
+    ClassifierTrainer first(r, TrainRuntime{}, single, 4);
+    for (int i = 0; i < 2; ++i) first.step(batches[i].images, batches[i].labels);
+    Checkpoint c = first.checkpoint();
+    safetensors::TensorList old;
+    for (const auto& [key, t] : c.optimizer)
+      if (key != "param_steps") old.emplace_back(key, t);
+    REQUIRE(old.size() == 3);
+    c.optimizer = old;
+    c.epoch = 1;
+    c.recipe = recipe_to_json(r);
+    save_checkpoint(path, c);
+  }
+  ClassifierTrainer resumed(r, TrainRuntime{}, single, 4);
+  resumed.restore(load_checkpoint(path), path);
+  CHECK(resumed.steps() == 2);
+  const auto& counts = resumed.trainer().optimizer().parameter_steps();
+  CHECK(std::all_of(counts.begin(), counts.end(), [](int64_t t) { return t == 2; }));
+  for (int i = 2; i < 4; ++i) resumed.step(batches[i].images, batches[i].labels);
+  CHECK(same_parameters(resumed.model(), straight.model()));
+}
+
+// ---- two real processes: a parameter reached on one rank is stepped on both -----------------
+
+TEST_CASE("trainer worker: ranks reaching different parameters", "[.][trainer_worker]") {
+  const auto env = distributed_env_from_environment();
+  ProcessGroup group(env, torch::kCPU, std::chrono::seconds(30));
+  torch::manual_seed(9);
+  LinearFit model;
+  const torch::Tensor unused = model->unused.clone();
+  const torch::Tensor fc_before = model->fc->weight.clone();
+  Trainer trainer(model.ptr(), fit_options(10), group);
+  const Batch b = fit_batch(8, 10 + static_cast<uint64_t>(group.rank()));
+  // Rank 0's loss reaches only head (fc's output is detached), rank 1's reaches both.
+  trainer.accumulate([&] {
+    const torch::Tensor h = model->fc(b.images);
+    return torch::mse_loss(model->head(group.rank() == 0 ? h.detach() : h), b.labels);
+  });
+  REQUIRE(trainer.optimizer().received_grad().sum().item<int64_t>() ==
+          (group.rank() == 0 ? 2 : 4));
+  trainer.apply();
+
+  // fc moved on both ranks, and the replicas are still equal: rank 0's copy, broadcast, is
+  // this rank's.
+  REQUIRE_FALSE(torch::equal(model->fc->weight, fc_before));
+  REQUIRE(torch::equal(model->unused, unused));
+  torch::Tensor mine = trainer.optimizer().flat_params().clone();
+  torch::Tensor rank0 = mine.clone();
+  group.broadcast_(rank0, 0);
+  REQUIRE(torch::equal(mine, rank0));
+  const auto& names = trainer.optimizer().names();
+  for (size_t i = 0; i < names.size(); ++i)
+    REQUIRE(trainer.optimizer().parameter_steps()[i] == (names[i] == "unused" ? 0 : 1));
+}
+
+TEST_CASE("trainer: two Gloo ranks step every parameter reached on either", "[train][trainer]") {
+  if (!ProcessGroup::multi_process_available()) {
+    WARN("this LibTorch build has no Gloo: two-process test skipped");
+    return;
+  }
+  CHECK(launch_local_processes(2, {current_executable(), "[trainer_worker]"}) == 0);
 }

@@ -1,8 +1,9 @@
 // vitnas bench-train --arch m0 --batch 32 --threads 1 [--baseline]: images per second of the
-// training step `vitnas train` runs (Trainer::step: forward, label-smoothing loss, backward,
-// flat AdamW with clipping), on random images. --baseline also times, interleaved round by round
-// in the same process, the step as a direct port of the official PyTorch loop writes it
-// (torch::optim::AdamW over per-parameter tensors, clip_grad_norm_), and prints the ratio.
+// training step `vitnas train` runs (ClassifierTrainer::step: forward, label-smoothing loss,
+// backward, flat AdamW with clipping), on random images. --baseline also times, interleaved
+// round by round in the same process, the step as a direct port of the official PyTorch loop
+// writes it (torch::optim::AdamW over per-parameter tensors, clip_grad_norm_), and prints the
+// ratio. benchmarks/train_step.sh times the official Python loop itself against this command.
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -15,9 +16,9 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "profile/benchmark.h"
+#include "train/classifier_trainer.h"
 #include "train/losses.h"
 #include "train/param_groups.h"
-#include "train/trainer.h"
 
 namespace vitnas::cli {
 
@@ -50,7 +51,7 @@ void run_bench_train(const BenchTrainOptions& o) {
   recipe.batch_size = o.batch;
   recipe.clip_grad = 5.0;  // exercised, as most recipes clip
   ProcessGroup single(DistributedEnv{}, torch::kCPU);
-  Trainer trainer(recipe, TrainRuntime{}, single, /*steps_per_epoch=*/1000);
+  ClassifierTrainer trainer(recipe, TrainRuntime{}, single, /*steps_per_epoch=*/1000);
 
   torch::manual_seed(1);
   const auto& a = recipe.arch;

@@ -5,9 +5,10 @@
 // (seed, epoch) and the trainer reseeds its generator from (seed, rank, epoch) at every epoch.
 //
 // Layout: tensors "model.<key>" (the model's state dict under its official keys), "ema.<key>",
-// "optim.<exp_avg|exp_avg_sq|step>"; metadata "format", "epoch" (epochs
-// completed), "step" (optimizer steps taken), "seconds" (training time so far), "loss_scale",
-// "recipe" and "metrics" (JSON text).
+// "optim.<exp_avg|exp_avg_sq|step|param_steps>" (param_steps, each parameter's own AdamW step
+// count, is absent from older checkpoints and then taken to be step); metadata "format",
+// "epoch" (epochs completed), "step" (optimizer steps taken), "seconds" (training time so far),
+// "loss_scale", "recipe" and "metrics" (JSON text).
 #pragma once
 
 #include <cstdint>

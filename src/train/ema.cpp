@@ -7,10 +7,11 @@
 
 namespace vitnas {
 
-ModelEma::ModelEma(const ClassifierImpl& model, double decay, std::optional<torch::Device> device)
-    : decay_(decay) {
+ModelEma::ModelEma(const torch::nn::Module& model, std::shared_ptr<torch::nn::Module> copy,
+                   double decay, std::optional<torch::Device> device)
+    : ema_(std::move(copy)), decay_(decay) {
   require(decay >= 0 && decay <= 1, "model EMA decay must be in [0, 1], got " + std::to_string(decay));
-  ema_ = build_model(model.spec());
+  require(ema_ != nullptr, "model EMA: no copy of the model");
   const auto params = model.parameters();
   if (!params.empty())
     move_to(*ema_, device.value_or(params.front().device()), params.front().scalar_type());
@@ -19,7 +20,10 @@ ModelEma::ModelEma(const ClassifierImpl& model, double decay, std::optional<torc
   set(model);
 }
 
-void ModelEma::blend(const ClassifierImpl& model, double decay) {
+ModelEma::ModelEma(const ClassifierImpl& model, double decay, std::optional<torch::Device> device)
+    : ModelEma(model, build_model(model.spec()), decay, device) {}
+
+void ModelEma::blend(const torch::nn::Module& model, double decay) {
   torch::NoGradGuard no_grad;
   auto ema = state_dict(*ema_);
   const auto src = state_dict(model);
@@ -39,9 +43,9 @@ void ModelEma::blend(const ClassifierImpl& model, double decay) {
   }
 }
 
-void ModelEma::update(const ClassifierImpl& model) { blend(model, decay_); }
+void ModelEma::update(const torch::nn::Module& model) { blend(model, decay_); }
 
-void ModelEma::set(const ClassifierImpl& model) { blend(model, 0.0); }
+void ModelEma::set(const torch::nn::Module& model) { blend(model, 0.0); }
 
 safetensors::TensorList ModelEma::state() const { return state_dict(*ema_); }
 

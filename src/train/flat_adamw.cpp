@@ -1,5 +1,6 @@
 #include "train/flat_adamw.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -46,6 +47,7 @@ FlatAdamW::FlatAdamW(const ParamGroups& groups, FlatAdamWOptions options) : opti
     require(p.defined(), "FlatAdamW: parameter '" + names_[i] + "' is undefined");
     require(p.is_floating_point(), "FlatAdamW: parameter '" + names_[i] + "' is " + describe(p) +
                                        ", not floating point");
+    require(p.requires_grad(), "FlatAdamW: parameter '" + names_[i] + "' does not require grad");
     require(p.scalar_type() == first.scalar_type() && p.device() == first.device(),
             "FlatAdamW: parameter '" + names_[i] + "' is " + describe(p) + " but '" + names_[0] +
                 "' is " + describe(first) + "; all parameters must share one device and dtype");
@@ -64,8 +66,11 @@ FlatAdamW::FlatAdamW(const ParamGroups& groups, FlatAdamWOptions options) : opti
   exp_avg_sq_ = torch::zeros({numel}, opts);
   denom_ = torch::empty({numel}, opts);
 
+  received_ = std::make_shared<std::vector<uint8_t>>(tensors_.size(), 0);
+  param_steps_.assign(tensors_.size(), 0);
   int64_t offset = 0;
-  for (auto& p : tensors_) {
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    torch::Tensor& p = tensors_[i];
     const int64_t n = p.numel();
     // (n,) -> p's shape, contiguous whatever p's own layout was (copy_ handles channels_last).
     const torch::Tensor slice = params_.narrow(0, offset, n).view(p.sizes());
@@ -76,8 +81,20 @@ FlatAdamW::FlatAdamW(const ParamGroups& groups, FlatAdamWOptions options) : opti
     p.mutable_grad() = grad_.narrow(0, offset, n).view(p.sizes());
     param_ptrs_.push_back(p.data_ptr());
     grad_ptrs_.push_back(p.grad().data_ptr());
+    offsets_.push_back(offset);
+    // Runs when backward has this parameter's gradient, before it is added to the grad. An
+    // undefined one (a node that gave none) is not a gradient: torch would leave grad None.
+    hooks_.push_back(p.register_hook([received = received_, i](const torch::Tensor& g) {
+      if (g.defined()) (*received)[i] = 1;
+    }));
     offset += n;
   }
+  offsets_.push_back(offset);
+}
+
+FlatAdamW::~FlatAdamW() {
+  if (!received_) return;  // moved from
+  for (size_t i = 0; i < tensors_.size(); ++i) tensors_[i].remove_hook(hooks_[i]);
 }
 
 void FlatAdamW::check_views() const {
@@ -99,6 +116,21 @@ void FlatAdamW::zero_grad() {
   check_views();
   torch::NoGradGuard no_grad;
   grad_.zero_();
+  std::fill(received_->begin(), received_->end(), 0);
+}
+
+torch::Tensor FlatAdamW::received_grad() const {
+  std::vector<int32_t> mask(received_->begin(), received_->end());
+  return torch::tensor(mask, torch::kInt32).to(params_.device());
+}
+
+void FlatAdamW::set_received_grad(const torch::Tensor& mask) {
+  TORCH_CHECK(mask.dim() == 1 && mask.numel() == static_cast<int64_t>(tensors_.size()),
+              "FlatAdamW::set_received_grad: expected ", tensors_.size(), " entries, got sizes ",
+              mask.sizes());
+  const torch::Tensor m = mask.to(torch::kCPU, torch::kInt32).contiguous();
+  const int32_t* v = m.data_ptr<int32_t>();
+  for (size_t i = 0; i < tensors_.size(); ++i) (*received_)[i] = v[i] != 0;
 }
 
 double FlatAdamW::clip_grad_norm(double max_norm) {
@@ -118,39 +150,77 @@ double FlatAdamW::clip_grad_norm(double max_norm) {
 void FlatAdamW::step(double lr) {
   check_views();
   torch::NoGradGuard no_grad;
-  const double b1 = options_.beta1, b2 = options_.beta2;
-  // Decoupled weight decay before the moments, as LibTorch's AdamW::step.
-  if (options_.weight_decay != 0 && no_decay_numel_ < numel())
-    params_.narrow(0, no_decay_numel_, numel() - no_decay_numel_)
-        .mul_(1 - lr * options_.weight_decay);
   ++steps_;
-  const double bias_correction1 = 1 - std::pow(b1, steps_);
-  const double bias_correction2 = 1 - std::pow(b2, steps_);
-  exp_avg_.mul_(b1).add_(grad_, 1 - b1);
-  exp_avg_sq_.mul_(b2).addcmul_(grad_, grad_, 1 - b2);
-  // denom = (sqrt(v) / sqrt(bc2)) + eps, the same three ops as LibTorch, written in place.
-  torch::sqrt_out(denom_, exp_avg_sq_);
-  denom_.div_(std::sqrt(bias_correction2)).add_(options_.eps);
-  params_.addcdiv_(exp_avg_, denom_, -(lr / bias_correction1));
+  const std::vector<uint8_t>& received = *received_;
+  const size_t n = tensors_.size();
+  bool all_received = true;
+  for (size_t i = 0; i < n; ++i) {
+    if (received[i])
+      ++param_steps_[i];
+    else
+      all_received = false;
+  }
+  const bool equal_counts =
+      std::all_of(param_steps_.begin(), param_steps_.end(),
+                  [&](int64_t t) { return t == param_steps_.front(); });
+  if (all_received && equal_counts) {
+    update(0, numel(), param_steps_.front(), lr);  // the common case: a few flat ops
+  } else {
+    // Runs of adjacent parameters that received a gradient and share a step count.
+    for (size_t first = 0; first < n;) {
+      if (!received[first]) {
+        ++first;
+        continue;
+      }
+      size_t end = first + 1;
+      while (end < n && received[end] && param_steps_[end] == param_steps_[first]) ++end;
+      update(offsets_[first], offsets_[end], param_steps_[first], lr);
+      first = end;
+    }
+  }
   // The writes went through the flat buffer, not the parameters: bump their version counters as
   // an in-place update of each would, so autograd still catches a stale saved tensor.
-  for (auto& p : tensors_) p.unsafeGetTensorImpl()->bump_version();
+  for (size_t i = 0; i < n; ++i)
+    if (received[i]) tensors_[i].unsafeGetTensorImpl()->bump_version();
+}
+
+void FlatAdamW::update(int64_t from, int64_t to, int64_t t, double lr) {
+  const double b1 = options_.beta1, b2 = options_.beta2;
+  const int64_t n = to - from;
+  // Decoupled weight decay before the moments, as LibTorch's AdamW::step; only the part of
+  // [from, to) that lies in the decay group.
+  const int64_t decay_from = std::max(from, no_decay_numel_);
+  if (options_.weight_decay != 0 && decay_from < to)
+    params_.narrow(0, decay_from, to - decay_from).mul_(1 - lr * options_.weight_decay);
+  const double bias_correction1 = 1 - std::pow(b1, t);
+  const double bias_correction2 = 1 - std::pow(b2, t);
+  torch::Tensor param = params_.narrow(0, from, n), grad = grad_.narrow(0, from, n);
+  torch::Tensor exp_avg = exp_avg_.narrow(0, from, n), exp_avg_sq = exp_avg_sq_.narrow(0, from, n);
+  torch::Tensor denom = denom_.narrow(0, from, n);
+  exp_avg.mul_(b1).add_(grad, 1 - b1);
+  exp_avg_sq.mul_(b2).addcmul_(grad, grad, 1 - b2);
+  // denom = (sqrt(v) / sqrt(bc2)) + eps, the same three ops as LibTorch, written in place.
+  torch::sqrt_out(denom, exp_avg_sq);
+  denom.div_(std::sqrt(bias_correction2)).add_(options_.eps);
+  param.addcdiv_(exp_avg, denom, -(lr / bias_correction1));
 }
 
 safetensors::TensorList FlatAdamW::state() const {
   return {{"exp_avg", exp_avg_},
           {"exp_avg_sq", exp_avg_sq_},
-          {"step", torch::tensor(steps_, torch::kInt64)}};
+          {"step", torch::tensor(steps_, torch::kInt64)},
+          {"param_steps", torch::tensor(param_steps_, torch::kInt64)}};
 }
 
 void FlatAdamW::load_state(const safetensors::TensorList& state, const std::string& source) {
   const std::string where = source + ": optimizer state ";
-  torch::Tensor exp_avg, exp_avg_sq, step;
+  torch::Tensor exp_avg, exp_avg_sq, step, param_steps;
   for (const auto& [key, t] : state) {
-    torch::Tensor* slot = key == "exp_avg"      ? &exp_avg
-                          : key == "exp_avg_sq" ? &exp_avg_sq
-                          : key == "step"       ? &step
-                                                : nullptr;
+    torch::Tensor* slot = key == "exp_avg"       ? &exp_avg
+                          : key == "exp_avg_sq"  ? &exp_avg_sq
+                          : key == "step"        ? &step
+                          : key == "param_steps" ? &param_steps
+                                                 : nullptr;
     require(slot != nullptr, where + "has an unknown key '" + key + "'");
     require(!slot->defined(), where + "has key '" + key + "' twice");
     require(t.defined(), where + "'" + key + "' is undefined");
@@ -172,11 +242,28 @@ void FlatAdamW::load_state(const safetensors::TensorList& state, const std::stri
               c10::str(step.sizes()));
   const int64_t steps = step.item<int64_t>();
   require(steps >= 0, where + "'step' is negative (" + std::to_string(steps) + ")");
+  // Before per-parameter counts existed every parameter was stepped every step.
+  std::vector<int64_t> counts(tensors_.size(), steps);
+  if (param_steps.defined()) {
+    const int64_t n = static_cast<int64_t>(tensors_.size());
+    require(param_steps.dim() == 1 && param_steps.numel() == n &&
+                param_steps.scalar_type() == torch::kInt64,
+            where + "'param_steps' must be int64 of shape [" + std::to_string(n) + "], got " +
+                c10::toString(param_steps.scalar_type()) + " of shape " +
+                c10::str(param_steps.sizes()) + " (a checkpoint of another network?)");
+    const torch::Tensor c = param_steps.to(torch::kCPU).contiguous();
+    counts.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + n);
+    for (int64_t i = 0; i < n; ++i)
+      require(counts[i] >= 0 && counts[i] <= steps,
+              where + "'param_steps' of '" + names_[i] + "' is " + std::to_string(counts[i]) +
+                  ", outside [0, step " + std::to_string(steps) + "]");
+  }
 
   torch::NoGradGuard no_grad;
   exp_avg_.copy_(exp_avg);
   exp_avg_sq_.copy_(exp_avg_sq);
   steps_ = steps;
+  param_steps_ = std::move(counts);
 }
 
 }  // namespace vitnas

@@ -13,9 +13,9 @@
 #include "data/split.h"
 #include "models/weights.h"
 #include "train/checkpoint.h"
+#include "train/classifier_trainer.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
-#include "train/trainer.h"
 
 namespace vitnas {
 
@@ -114,7 +114,7 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
   const auto eval_transform = transform_options(recipe, data.name, false);
   const int64_t eval_batch = std::max<int64_t>(recipe.batch_size, 256);
 
-  Trainer trainer(recipe, runtime, group, loader.num_batches());
+  ClassifierTrainer trainer(recipe, runtime, group, loader.num_batches());
   const nlohmann::json recipe_json = recipe_to_json(recipe);
   Checkpoint state;
   state.recipe = recipe_json;
@@ -182,7 +182,7 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
                         device, group));
     };
     eval(trainer.model(), "");
-    if (trainer.ema()) eval(trainer.ema()->model(), "ema_");
+    if (trainer.ema_model()) eval(*trainer.ema_model(), "ema_");
     const double epoch_seconds = seconds_since(epoch_start);
     state.seconds += epoch_seconds;
     line["epoch_seconds"] = epoch_seconds;
@@ -193,8 +193,8 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
       const std::map<std::string, std::string> meta = {
           {"arch", recipe.arch.name}, {"epoch", std::to_string(epoch + 1)}};
       save_weights(trainer.model(), (dir / "weights.safetensors").string(), meta);
-      if (trainer.ema())
-        save_weights(trainer.ema()->model(), (dir / "weights_ema.safetensors").string(), meta);
+      if (trainer.ema_model())
+        save_weights(*trainer.ema_model(), (dir / "weights_ema.safetensors").string(), meta);
       write_metrics(dir / "metrics.jsonl", state.metrics);
       Checkpoint c = trainer.checkpoint();
       c.epoch = epoch + 1;

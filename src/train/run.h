@@ -1,5 +1,5 @@
-// `vitnas train`: the epoch loop around Trainer, with the datasets, evaluation, checkpoints and
-// the run directory:
+// `vitnas train`: the epoch loop around ClassifierTrainer, with the datasets, evaluation,
+// checkpoints and the run directory:
 //   DIR/arch.json               the architecture trained
 //   DIR/weights.safetensors     the latest weights, official state-dict keys (every epoch)
 //   DIR/weights_ema.safetensors the EMA's weights, with --ema-decay

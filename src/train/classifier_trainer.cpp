@@ -1,0 +1,60 @@
+#include "train/classifier_trainer.h"
+
+#include <torch/torch.h>
+
+#include "train/metrics.h"
+
+namespace vitnas {
+
+namespace {
+
+Classifier build_seeded(const TrainRecipe& r) {
+  torch::manual_seed(r.seed);  // the same initialisation on every rank
+  return build_model(r.arch, ModelOptions{r.drop_path});
+}
+
+}  // namespace
+
+TrainerOptions trainer_options(const TrainRecipe& recipe, const TrainRuntime& runtime,
+                               int64_t steps_per_epoch) {
+  TrainerOptions o;
+  o.device = torch::Device(runtime.device);
+  o.adamw = FlatAdamWOptions{recipe.lr, 0.9, 0.999, 1e-8, recipe.weight_decay};
+  o.schedule = LrScheduleOptions{
+      recipe.lr, recipe.min_lr, recipe.warmup_lr,
+      static_cast<int64_t>(recipe.warmup_epochs * static_cast<double>(steps_per_epoch)),
+      recipe.epochs * steps_per_epoch};
+  o.clip_grad = recipe.clip_grad;
+  o.ema_decay = recipe.ema_decay;
+  o.amp = recipe.amp;
+  o.seed = recipe.seed;
+  return o;
+}
+
+ClassifierTrainer::ClassifierTrainer(const TrainRecipe& recipe, const TrainRuntime& runtime,
+                                     ProcessGroup& group, int64_t steps_per_epoch)
+    : model_(build_seeded(recipe)),
+      ema_model_(recipe.ema_decay > 0 ? build_model(recipe.arch) : nullptr),
+      loss_(recipe, torch::Device(runtime.device)),
+      trainer_(model_, trainer_options(recipe, runtime, steps_per_epoch), group, ema_model_) {}
+
+StepResult ClassifierTrainer::step(const torch::Tensor& images_in,
+                                   const torch::Tensor& labels_in) {
+  const torch::Tensor images = images_in.to(trainer_.device(), /*non_blocking=*/true);
+  const torch::Tensor labels = labels_in.to(trainer_.device(), /*non_blocking=*/true);
+  StepResult r;
+  r.images = images.size(0);
+  torch::Tensor class_logits;
+  r.loss = trainer_.accumulate([&] {
+    ClassifierLoss::Output out = loss_(*model_, images, labels);
+    class_logits = out.class_logits;
+    return out.loss;
+  });
+  const ApplyResult applied = trainer_.apply();
+  r.lr = applied.lr;
+  r.skipped = applied.skipped;
+  r.correct = topk_correct(class_logits.detach(), labels, {1})[0];
+  return r;
+}
+
+}  // namespace vitnas

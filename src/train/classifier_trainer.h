@@ -1,0 +1,64 @@
+// The trainer of `vitnas train` and `vitnas bench-train`: it builds a recipe's classifier (with
+// the seed's initialisation), its EMA copy and its loss (ClassifierLoss, with the teacher), and
+// trains it with Trainer, one batch per step, so what is benchmarked is exactly what trains.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <torch/types.h>
+
+#include "models/classifier.h"
+#include "train/checkpoint.h"
+#include "train/classifier_loss.h"
+#include "train/distributed.h"
+#include "train/train_config.h"
+#include "train/trainer.h"
+
+namespace vitnas {
+
+// The Trainer settings of a recipe: AdamW (betas 0.9, 0.999, eps 1e-8, the recipe's weight
+// decay), timm's per-step cosine with warm-up over recipe.epochs * steps_per_epoch steps,
+// clipping, EMA, AMP, seed; the device from the runtime.
+TrainerOptions trainer_options(const TrainRecipe& recipe, const TrainRuntime& runtime,
+                               int64_t steps_per_epoch);
+
+struct StepResult {
+  double loss = 0.0;     // the batch's total loss (this process)
+  int64_t correct = 0;   // top-1 hits of the class head on the batch
+  int64_t images = 0;
+  double lr = 0.0;
+  bool skipped = false;  // AMP: gradients overflowed, the step was skipped
+};
+
+class ClassifierTrainer {
+ public:
+  // Builds recipe.arch with the seed's initialisation (identical on every rank; rank 0's copy is
+  // broadcast anyway) and drop path, the EMA copy and teacher when asked. steps_per_epoch sets
+  // the schedule's length. InputError for a teacher that cannot teach this student.
+  ClassifierTrainer(const TrainRecipe& recipe, const TrainRuntime& runtime, ProcessGroup& group,
+                    int64_t steps_per_epoch);
+
+  void begin_epoch(int64_t epoch) { trainer_.begin_epoch(epoch); }  // see Trainer
+
+  // One optimizer step on a batch (moved to the device): accumulate() of the recipe's loss,
+  // then apply().
+  StepResult step(const torch::Tensor& images, const torch::Tensor& labels);
+
+  int64_t steps() const { return trainer_.steps(); }
+  double lr() const { return trainer_.lr(); }
+  ClassifierImpl& model() { return *model_; }
+  ClassifierImpl* ema_model() { return ema_model_.get(); }  // null without EMA
+  Trainer& trainer() { return trainer_; }
+
+  Checkpoint checkpoint() const { return trainer_.checkpoint(); }
+  // Loads a checkpoint of the same recipe: strict, InputError naming `source` on any mismatch.
+  void restore(const Checkpoint& c, const std::string& source) { trainer_.restore(c, source); }
+
+ private:
+  Classifier model_, ema_model_;  // ema_model_ null without EMA
+  ClassifierLoss loss_;
+  Trainer trainer_;
+};
+
+}  // namespace vitnas
