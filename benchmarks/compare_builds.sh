@@ -9,6 +9,7 @@ old=$1 new=$2 rounds=${3:-3} seconds=${4:-10}
 archs=m0,m1,m2,m3,m4,m5
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT && echo "raw results in $out" >&2
 run() {  # binary, tag, round
   "$1" bench --arch "$archs" --threads 1 --batch 16 --warmup 2 --seconds "$seconds" --rounds 1 \
     --json --log-level warn > "$out/$2.$3.json"
@@ -20,7 +21,7 @@ done
 # One "tag arch img/s" line per measurement, then medians per (tag, arch).
 for f in "$out"/*.json; do
   tag=$(basename "$f" | cut -d. -f1)
-  grep -o '"arch":"[^"]*"\|"img_per_s":[0-9.e+]*' "$f" | paste - - |
+  tr -d " \n" < "$f" | grep -o '"arch":"[^"]*"\|"img_per_s":[0-9.e+]*' | paste - - |
     sed 's/"arch":"\([^"]*\)"\t"img_per_s":\(.*\)/\1 \2/' | sed "s/^/$tag /"
 done | sort -k1,1 -k2,2 -k3,3g | awk -v rounds="$rounds" '
   { k = $1" "$2; v[k, ++n[k]] = $3 }

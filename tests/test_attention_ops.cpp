@@ -18,7 +18,7 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
 }
 }  // namespace
 
-TEST_CASE("window partition: windows hold the padded map's blocks; reverse crops back", "[attention]") {
+TEST_CASE("window partition: windows hold the padded map's blocks, reverse crops back", "[attention]") {
   // A (1, 10, 10, 2) map with value 100 r + c in channel 0: window 4 pads to 12, 3x3 windows.
   auto x = torch::zeros({1, 10, 10, 2});
   for (int r = 0; r < 10; ++r)
@@ -39,7 +39,7 @@ TEST_CASE("window partition: windows hold the padded map's blocks; reverse crops
   CHECK(torch::equal(window_partition(small, whole), small));
 }
 
-TEST_CASE("attend: every kind equals the formula; the inference path equals autograd's", "[attention]") {
+TEST_CASE("attend: every kind equals the formula, the inference path equals autograd's", "[attention]") {
   torch::manual_seed(0);
   const int64_t B = 3, N = 16, kd = 8, e = 12;
   auto q = torch::randn({B, N, kd}), k = torch::randn({B, N, kd}), v = torch::randn({B, N, e});

@@ -253,7 +253,7 @@ TEST_CASE("a custom spec's rows match hand arithmetic", "[complexity]") {
   CHECK(row(c, "head").macs == 2 * 64 * 10);
 }
 
-TEST_CASE("window larger than the map is capped; a smaller one pads", "[complexity]") {
+TEST_CASE("window larger than the map is capped, a smaller one pads", "[complexity]") {
   // m0 stage 3 runs at 4x4: window 7 is capped to 4, so bias tables hold 16 entries per head.
   const Complexity c = complexity(preset("m0"));
   ArchSpec padded = preset("m0");

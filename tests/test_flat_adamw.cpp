@@ -114,7 +114,7 @@ TEST_CASE("FlatAdamW follows torch::optim::AdamW with the weight-decay groups",
   CHECK(rel_diff(flat->named_parameters()["head.l.weight"], fresh->named_parameters()["head.l.weight"]) > 1e-3);
 }
 
-TEST_CASE("FlatAdamW keeps the model's output; gradients accumulate into the flat buffer",
+TEST_CASE("FlatAdamW keeps the model's output, gradients accumulate into the flat buffer",
           "[train][flat_adamw]") {
   auto model = small_model();
   model->eval();
@@ -467,7 +467,7 @@ TEST_CASE("FlatAdamW: a parameter that received no gradient is bit-identical aft
   CHECK(opt.parameter_steps() == std::vector<int64_t>{4, 4, 4, 4, 4, 4, 4});
 }
 
-TEST_CASE("FlatAdamW loads state without per-parameter counts; rejects bad ones",
+TEST_CASE("FlatAdamW loads state without per-parameter counts, rejects bad ones",
           "[train][flat_adamw]") {
   torch::manual_seed(5);
   Branches a, b;

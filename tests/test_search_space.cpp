@@ -248,7 +248,7 @@ TEST_CASE("spaces survive a JSON round trip", "[space]") {
   }
 }
 
-TEST_CASE("single values stand for one-element lists; defaults apply", "[space]") {
+TEST_CASE("single values stand for one-element lists, defaults apply", "[space]") {
   json j = small_json();
   j["img_size"] = 64;
   j["stages"][0]["depth"] = 2;

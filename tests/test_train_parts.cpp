@@ -227,7 +227,7 @@ TEST_CASE("model EMA: decay * old + (1 - decay) * new, integer buffers copied", 
   CHECK_THROWS_AS(ModelEma(*model, 1.5), InputError);
 }
 
-TEST_CASE("top-k accuracy on a hand example; k clamped to the class count", "[train]") {
+TEST_CASE("top-k accuracy on a hand example, k clamped to the class count", "[train]") {
   auto logits = torch::tensor({0.1, 0.5, 0.2, 0.9,    // label 3: rank 1
                                0.8, 0.1, 0.7, 0.0,    // label 2: rank 2
                                0.3, 0.2, 0.1, 0.4})   // label 2: rank 4

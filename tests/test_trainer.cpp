@@ -217,7 +217,7 @@ torch::Tensor fit_loss(LinearFit& m, const Batch& b) {
 
 }  // namespace
 
-TEST_CASE("trainer: any module trains; a parameter no loss uses is never moved",
+TEST_CASE("trainer: any module trains, a parameter no loss uses is never moved",
           "[train][trainer]") {
   torch::manual_seed(7);
   LinearFit model;

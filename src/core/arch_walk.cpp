@@ -47,10 +47,10 @@ int StemPart::out_side() const {
   return s;
 }
 
-int AttentionPart::v_total() const {
-  int v = 0;
-  for (const HeadSpec& h : spec->heads) v += h.v_dim;
-  return v;
+AttentionPart::AttentionPart(int dim_, int side_, const AttentionSpec& spec_, int window)
+    : dim(dim_), side(side_), spec(&spec_), geometry(window_geometry(side_, window)),
+      heads(static_cast<int>(spec_.heads.size())), chunk(heads > 0 ? dim_ / heads : 0) {
+  for (const HeadSpec& h : spec_.heads) v_total += h.v_dim;
 }
 
 // In a block the pairs are named dwI / ffnI; a subsample's pairs are a plain sequence.
@@ -116,12 +116,7 @@ class Walker {
         int pair = 0;
         for (int hidden : b.ffn_before) pair_parts(row, s.embed_dim, side, hidden, pair++);
         if (b.attention) {
-          AttentionPart a;
-          a.dim = s.embed_dim;
-          a.side = side;
-          a.spec = &*b.attention;
-          a.geometry = window_geometry(side, s.window);
-          v_.attention(row, a);
+          v_.attention(row, AttentionPart(s.embed_dim, side, *b.attention, s.window));
         }
         for (int hidden : b.ffn_after) pair_parts(row, s.embed_dim, side, hidden, pair++);
         v_.end_row(row);

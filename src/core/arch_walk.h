@@ -93,13 +93,15 @@ struct FFNPart {
 };
 
 // Residual local window attention (cascaded group attention on each window), "blocksK.j.mixer".
+// The derived counts are fields, not methods: the latency model reads them per prediction.
 struct AttentionPart {
+  AttentionPart(int dim, int side, const AttentionSpec& spec, int window);
   int dim = 0, side = 0;
   const AttentionSpec* spec = nullptr;
-  WindowGeometry geometry;
-  int heads() const { return static_cast<int>(spec->heads.size()); }
-  int chunk() const { return dim / heads(); }  // each head's input split of the channels
-  int v_total() const;                         // sum of v_dim: the projection's input
+  WindowGeometry geometry;  // window_geometry(side, window)
+  int heads = 0;
+  int chunk = 0;    // each head's input split of the channels, dim / heads
+  int v_total = 0;  // sum of v_dim: the projection's input
 };
 
 // PatchMerging (not residual): 1x1 in -> hidden, 3x3 stride-2 depthwise, SE, 1x1 hidden -> out.

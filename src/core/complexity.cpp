@@ -120,12 +120,12 @@ class Counter : public ArchVisitor {
   void attention(const Row&, const AttentionPart& a) override {
     const int64_t p = a.geometry.padded, windows = a.geometry.count(), n = a.geometry.tokens();
     for (const HeadSpec& h : a.spec->heads) {
-      cost_ += conv_bn(a.chunk(), 2 * h.key_dim + h.v_dim, 1, 1, p);  // q, k, v
+      cost_ += conv_bn(a.chunk, 2 * h.key_dim + h.v_dim, 1, 1, p);  // q, k, v
       cost_ += conv_bn(h.key_dim, h.key_dim, h.kernel, h.key_dim, p);  // q depthwise
       cost_.macs += windows * n * n * (h.key_dim + h.v_dim);
     }
-    cost_.params += a.heads() * n;                  // one relative-position bias table per head
-    cost_ += conv_bn(a.v_total(), a.dim, 1, 1, p);  // projection
+    cost_.params += a.heads * n;                  // one relative-position bias table per head
+    cost_ += conv_bn(a.v_total, a.dim, 1, 1, p);  // projection
   }
 
   void patch_merging(const Row&, const PatchMergingPart& m) override {

@@ -88,11 +88,11 @@ class NetworkCost : public ArchVisitor {
 
   void attention(const Row&, const AttentionPart& a) override {
     const WindowGeometry& g = a.geometry;
-    HeadsStep step(row_, link_, /*sequential=*/a.spec->cascade, a.heads());
+    HeadsStep step(row_, link_, /*sequential=*/a.spec->cascade, a.heads);
     for (const HeadSpec& h : a.spec->heads)
       step.head(h.kind, head_cost(t_, h.kind, g.tokens(), h.key_dim, h.v_dim, g.count()));
     step.finish();
-    row_.then(relu(static_cast<double>(int64_t(g.padded) * g.padded * a.v_total())));  // before proj
+    row_.then(relu(static_cast<double>(int64_t(g.padded) * g.padded * a.v_total)));  // before proj
   }
 
   void patch_merging(const Row&, const PatchMergingPart& p) override {

@@ -102,8 +102,8 @@ inline OpSignature head_op(int batch, const HeadPart& p) {
 inline OpSignature attn_frame_op(int batch, const AttentionPart& a) {
   OpSignature s = make_signature(OpKind::AttnFrame, batch, a.side, a.dim);
   s.window = a.geometry.window;
-  s.heads = a.heads();
-  s.v_total = a.v_total();
+  s.heads = a.heads;
+  s.v_total = a.v_total;
   return s;
 }
 
@@ -111,7 +111,7 @@ inline OpSignature attn_frame_op(int batch, const AttentionPart& a) {
 // reads the previous head's output (CGA: every head but the first).
 inline OpSignature attn_head_op(int batch, const AttentionPart& a, const HeadSpec& h,
                                 bool cascade_add) {
-  OpSignature s = make_signature(OpKind::AttnHead, batch, a.side, a.chunk());
+  OpSignature s = make_signature(OpKind::AttnHead, batch, a.side, a.chunk);
   s.window = a.geometry.window;
   s.key_dim = h.key_dim;
   s.v_dim = h.v_dim;

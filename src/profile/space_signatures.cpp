@@ -44,7 +44,7 @@ void attention_ops(Collector& c, const StageChoices& st, int side, int dim) {
     AttentionSpec spec;
     spec.cascade = cascade;
     spec.heads.assign(size_t(heads), HeadSpec{st.key_dim[0], dim / heads, st.kernel[0], st.kinds[0]});
-    const AttentionPart part{dim, side, &spec, window_geometry(side, st.window)};
+    const AttentionPart part(dim, side, spec, st.window);
     c.add(attn_frame_op(c.batch, part));
     for (int kd : st.key_dim)
       for (int k : st.kernel)
