@@ -196,9 +196,8 @@ inline uint64_t OpSignature::hash() const {
   }
   // Fast path: every field fits 16 bits (8 for the small ones), so two packed words identify
   // the op exactly and one mix per word hashes them.
-  const bool small = uint32_t(batch) < 65536 && uint32_t(side) < 65536 && uint32_t(in) < 65536 &&
-                     uint32_t(a) < 65536 && uint32_t(b) < 65536 && uint32_t(window) < 256 &&
-                     uint32_t(kernel) < 256 && uint32_t(heads) < 256;
+  const bool small = ((uint32_t(batch) | uint32_t(side) | uint32_t(in) | uint32_t(a) | uint32_t(b)) >> 16 |
+                      (uint32_t(window) | uint32_t(kernel) | uint32_t(heads)) >> 8) == 0;
   uint64_t h;
   if (small) {
     const uint64_t w0 = uint64_t(op) | uint64_t(batch) << 8 | uint64_t(side) << 24 | uint64_t(in) << 40;
