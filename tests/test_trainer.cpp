@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +50,26 @@ struct Batch {
 Batch random_batch(int64_t n, uint64_t seed) {
   torch::manual_seed(seed);
   return {torch::randn({n, 3, 16, 16}), torch::randint(10, {n}, torch::kInt64)};
+}
+
+std::vector<Batch> four_batches(uint64_t seed) {
+  std::vector<Batch> batches;
+  for (uint64_t i = 0; i < 4; ++i) batches.push_back(random_batch(8, seed + i));
+  return batches;
+}
+
+// The resume tests' checkpoint: a fresh trainer stepped on batches 0 and 1, saved as epoch 1 to
+// `path` after `edit` (e.g. removing what an older format lacked).
+void save_after_two_steps(const TrainRecipe& r, ProcessGroup& group,
+                          const std::vector<Batch>& batches, const std::string& path,
+                          const std::function<void(Checkpoint&)>& edit) {
+  ClassifierTrainer first(r, TrainRuntime{}, group, 4);
+  for (int i = 0; i < 2; ++i) first.step(batches[size_t(i)].images, batches[size_t(i)].labels);
+  Checkpoint c = first.checkpoint();
+  edit(c);
+  c.epoch = 1;
+  c.recipe = recipe_to_json(r);
+  save_checkpoint(path, c);
 }
 
 bool same_parameters(ClassifierImpl& a, ClassifierImpl& b) {
@@ -115,21 +136,12 @@ TEST_CASE("trainer: a restored checkpoint continues exactly", "[train][trainer]"
   TrainRecipe r = tiny_recipe();
   r.ema_decay = 0.9;
   ProcessGroup single(DistributedEnv{}, torch::kCPU);
-  std::vector<Batch> batches;
-  for (int i = 0; i < 4; ++i) batches.push_back(random_batch(8, 10 + i));
-
+  const std::vector<Batch> batches = four_batches(10);
   ClassifierTrainer straight(r, TrainRuntime{}, single, 4);
   for (auto& b : batches) straight.step(b.images, b.labels);
 
   const std::string path = scratch_path("trainer_ckpt.safetensors");
-  {
-    ClassifierTrainer first(r, TrainRuntime{}, single, 4);
-    for (int i = 0; i < 2; ++i) first.step(batches[i].images, batches[i].labels);
-    Checkpoint c = first.checkpoint();
-    c.epoch = 1;
-    c.recipe = recipe_to_json(r);
-    save_checkpoint(path, c);
-  }
+  save_after_two_steps(r, single, batches, path, [](Checkpoint&) {});
   ClassifierTrainer resumed(r, TrainRuntime{}, single, 4);
   resumed.restore(load_checkpoint(path), path);
   CHECK(resumed.steps() == 2);
@@ -292,25 +304,18 @@ TEST_CASE("trainer: a checkpoint without per-parameter step counts still restore
   // Checkpoints written before the counts existed hold optim.{exp_avg, exp_avg_sq, step}.
   TrainRecipe r = tiny_recipe();
   ProcessGroup single(DistributedEnv{}, torch::kCPU);
-  std::vector<Batch> batches;
-  for (int i = 0; i < 4; ++i) batches.push_back(random_batch(8, 20 + i));
+  const std::vector<Batch> batches = four_batches(20);
   ClassifierTrainer straight(r, TrainRuntime{}, single, 4);
   for (auto& b : batches) straight.step(b.images, b.labels);
 
   const std::string path = scratch_path("trainer_old_ckpt.safetensors");
-  {
-    ClassifierTrainer first(r, TrainRuntime{}, single, 4);
-    for (int i = 0; i < 2; ++i) first.step(batches[i].images, batches[i].labels);
-    Checkpoint c = first.checkpoint();
+  save_after_two_steps(r, single, batches, path, [](Checkpoint& c) {
     safetensors::TensorList old;
     for (const auto& [key, t] : c.optimizer)
       if (key != "param_steps") old.emplace_back(key, t);
     REQUIRE(old.size() == 3);
     c.optimizer = old;
-    c.epoch = 1;
-    c.recipe = recipe_to_json(r);
-    save_checkpoint(path, c);
-  }
+  });
   ClassifierTrainer resumed(r, TrainRuntime{}, single, 4);
   resumed.restore(load_checkpoint(path), path);
   CHECK(resumed.steps() == 2);
