@@ -44,7 +44,13 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
                      const torch::Tensor& bias, AttentionKind kind, double scale) {
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (..., N, N)
   if (bias.defined()) scores = scores + bias;
-  return torch::matmul(attention_map(scores, kind), v);  // (..., N, e)
+  const auto map = attention_map(scores, kind);
+  // A V in the layout v is stored in, as the official code does: CGA's channels-major v
+  // (..., e, N) is v @ map^T (the result stays channels-major, a view away from its map);
+  // the ViT's tokens-major v is map @ v. The two round differently.
+  if (v.dim() >= 2 && v.size(-2) > 1 && v.stride(-2) == 1 && !v.is_contiguous())
+    return torch::matmul(v.transpose(-2, -1), map.transpose(-2, -1)).transpose(-2, -1);
+  return torch::matmul(map, v);  // (..., N, e)
 }
 
 torch::Tensor attend_inference(const torch::Tensor& q, const torch::Tensor& k,
