@@ -299,6 +299,12 @@ TEST_CASE("FlatAdamW rejects bad state and bad parameters", "[train][flat_adamw]
   auto twice = good;
   twice.push_back(good[0]);
   test::input_error([&] { opt.load_state(twice, "x"); });
+  // Per-parameter step counts: one int64 per parameter tensor, within [0, step].
+  const auto tensors = static_cast<int64_t>(opt.parameter_steps().size());
+  msg = test::input_error([&] { opt.load_state(with("param_steps", torch::zeros({tensors + 1}, torch::kInt64)), "x"); });
+  CHECK_THAT(msg, Catch::Contains("param_steps") && Catch::Contains("another network"));
+  msg = test::input_error([&] { opt.load_state(with("param_steps", torch::full({tensors}, 1, torch::kInt64)), "x"); });
+  CHECK_THAT(msg, Catch::Contains("outside [0, step 0]"));
   CHECK(opt.steps() == 0);
   CHECK_NOTHROW(opt.load_state(good, "x"));
 
