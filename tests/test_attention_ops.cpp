@@ -9,14 +9,10 @@
 #include "core/arch_walk.h"
 #include "models/attention_ops.h"
 #include "models/conv2d_bn.h"
+#include "torch_fixtures.h"
 
 using namespace vitnas;
-
-namespace {
-double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>();
-}
-}  // namespace
+using vitnas::test::max_abs_diff;
 
 TEST_CASE("window partition: windows hold the padded map's blocks, reverse crops back", "[attention]") {
   // A (1, 10, 10, 2) map with value 100 r + c in channel 0: window 4 pads to 12, 3x3 windows.
@@ -121,8 +117,7 @@ TEST_CASE("conv2d_bn on slices of larger weights trains the slice only", "[atten
     small->bn->weight.copy_(big->bn->weight.narrow(0, 0, 4));
   }
   const auto before = big->bn->running_mean.clone();
-  ConvBNWeights w = big->weights();
-  for (auto* t : {&w.conv, &w.gamma, &w.beta, &w.running_mean, &w.running_var}) *t = t->narrow(0, 0, 4);
+  const ConvBNWeights w = slice(big->weights(), 4, 3);
   auto x = torch::randn({5, 3, 6, 6});
   auto y = conv2d_bn(x, w, /*training=*/true);
   CHECK(max_abs_diff(y, small(x)) < 1e-5);

@@ -15,8 +15,11 @@
 #include "models/classifier.h"
 #include "models/inference.h"
 #include "models/weights.h"
+#include "torch_fixtures.h"
 
 using namespace vitnas;
+using vitnas::test::max_abs_diff;
+using vitnas::test::perturb;
 
 namespace {
 
@@ -69,25 +72,6 @@ TEST_CASE("EfficientViT presets have exactly the official state-dict keys, in or
 }
 
 namespace {
-
-// Random non-trivial BN statistics and biases, so fusion is really exercised.
-void perturb(torch::nn::Module& model, uint64_t seed) {
-  torch::manual_seed(seed);
-  torch::NoGradGuard no_grad;
-  for (auto& [name, t] : state_dict(model)) {
-    if (!t.is_floating_point()) continue;
-    if (name.find("running_var") != std::string::npos)
-      t.uniform_(0.5, 2.0);
-    else if (name.find("bn.weight") != std::string::npos)
-      t.uniform_(0.5, 1.5);
-    else if (name.find("bias") != std::string::npos || name.find("running_mean") != std::string::npos)
-      t.normal_(0.0, 0.1);
-  }
-}
-
-double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>();
-}
 
 ArchSpec custom_efficientvit() {
   // 40x40 input: stage maps 10 and 5, window 4 -> padded windows in stage 1; non-cascade heads

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -158,70 +159,156 @@ void validate_stage(const StageChoices& c, size_t index, const std::vector<int>&
 }
 
 // ---- sampling --------------------------------------------------------------------------
+// sample(), largest() and smallest() are one construction; only the chooser differs.
 
 // Every draw consumes exactly one rng() value; the modulo bias is < n / 2^64.
-template <typename T>
-T pick(const std::vector<T>& choices, std::mt19937_64& rng) {
-  return choices[static_cast<size_t>(rng() % choices.size())];
-}
+struct RandomChoice {
+  std::mt19937_64& rng;
+  template <typename T>
+  T operator()(const std::vector<T>& choices) const {
+    return choices[static_cast<size_t>(rng() % choices.size())];
+  }
+};
 
-// The hidden widths of `count` FFNs, one ratio drawn per FFN.
-std::vector<int> draw_ffns(int count, const std::vector<double>& ratios, int width,
-                           std::mt19937_64& rng) {
+// The largest (or smallest) choice: numbers and booleans by value; attention kinds by cost, so
+// the largest is the first of softmax, relu_softmax, scaling the space offers.
+struct ExtremeChoice {
+  bool largest;
+  template <typename T>
+  T operator()(const std::vector<T>& choices) const {
+    const bool want_max = std::is_same_v<T, AttentionKind> ? !largest : largest;
+    return want_max ? *std::max_element(choices.begin(), choices.end())
+                    : *std::min_element(choices.begin(), choices.end());
+  }
+};
+
+// The hidden widths of `count` FFNs, one ratio chosen per FFN.
+template <typename Choose>
+std::vector<int> choose_ffns(int count, const std::vector<double>& ratios, int width,
+                             const Choose& choose) {
   std::vector<int> hidden;
-  for (int i = 0; i < count; ++i) hidden.push_back(scaled_width(pick(ratios, rng), width));
+  for (int i = 0; i < count; ++i) hidden.push_back(scaled_width(choose(ratios), width));
   return hidden;
 }
 
-BlockSpec draw_block(const StageChoices& c, int width, std::mt19937_64& rng) {
+template <typename Choose>
+BlockSpec choose_block(const StageChoices& c, int width, const Choose& choose) {
   BlockSpec b;
-  const int n_before = pick(c.ffn_before, rng);
-  const int n_after = pick(c.ffn_after, rng);
-  b.ffn_before = draw_ffns(n_before, c.ffn_ratio, width, rng);
-  b.ffn_after = draw_ffns(n_after, c.ffn_ratio, width, rng);
-  if (!pick(c.attention, rng)) return b;
+  const int n_before = choose(c.ffn_before);
+  const int n_after = choose(c.ffn_after);
+  b.ffn_before = choose_ffns(n_before, c.ffn_ratio, width, choose);
+  b.ffn_after = choose_ffns(n_after, c.ffn_ratio, width, choose);
+  if (!choose(c.attention)) return b;
   AttentionSpec att;
-  att.cascade = pick(c.cascade, rng);
-  const int heads = pick(head_choices(c, width), rng);
+  att.cascade = choose(c.cascade);
+  const int heads = choose(head_choices(c, width));
   for (int h = 0; h < heads; ++h) {
     HeadSpec head;
-    head.key_dim = pick(c.key_dim, rng);
+    head.key_dim = choose(c.key_dim);
     head.v_dim = width / heads;
-    head.kernel = pick(c.kernel, rng);
-    head.kind = pick(c.kinds, rng);
+    head.kernel = choose(c.kernel);
+    head.kind = choose(c.kinds);
     att.heads.push_back(head);
   }
   b.attention = att;
   return b;
 }
 
-// ---- membership ------------------------------------------------------------------------
+// The draw order is the one search_space.h documents for sample().
+template <typename Choose>
+ArchSpec choose_arch(const SearchSpace& s, const Choose& choose, const std::string& name) {
+  validate(s);  // an invalid space could divide by an empty list
+  ArchSpec a;
+  a.family = Family::EfficientViT;
+  a.name = name;
+  a.img_size = choose(s.img_size);
+  a.in_chans = s.in_chans;
+  a.num_classes = s.num_classes;
+  int prev_width = 0;
+  for (size_t i = 0; i < s.stages.size(); ++i) {
+    const StageChoices& c = s.stages[i];
+    StageSpec st;
+    st.embed_dim = choose(c.embed_dim);
+    st.window = c.window;
+    const int depth = choose(c.depth);
+    if (i > 0) {
+      DownsampleSpec d;
+      d.hidden = scaled_width(choose(c.downsample_ratio), prev_width);
+      const int n_before = choose(c.downsample_ffn_before);
+      const int n_after = choose(c.downsample_ffn_after);
+      d.ffn_before = choose_ffns(n_before, s.stages[i - 1].ffn_ratio, prev_width, choose);
+      d.ffn_after = choose_ffns(n_after, c.ffn_ratio, st.embed_dim, choose);
+      st.downsample = d;
+    }
+    for (int b = 0; b < depth; ++b) st.blocks.push_back(choose_block(c, st.embed_dim, choose));
+    a.efficientvit.stages.push_back(st);
+    prev_width = st.embed_dim;
+  }
+  const int first_width = a.efficientvit.stages[0].embed_dim;
+  for (int d : s.stem_divisors) a.efficientvit.stem.push_back(first_width / d);
+  validate(a);  // a failure here is a bug in this file, not in the space
+  return a;
+}
+
+// ---- membership: the first value of an ArchSpec the space does not offer ------------------
 
 template <typename T>
 bool in(const std::vector<T>& choices, const T& x) {
   return std::find(choices.begin(), choices.end(), x) != choices.end();
 }
 
-bool ffns_in(const std::vector<int>& hidden, const std::vector<int>& counts,
-             const std::vector<double>& ratios, int width) {
-  if (!in(counts, static_cast<int>(hidden.size()))) return false;
-  const std::vector<int> ok = hidden_choices(ratios, width);
-  return std::all_of(hidden.begin(), hidden.end(), [&](int h) { return in(ok, h); });
+std::string text(int v) { return std::to_string(v); }
+std::string text(bool v) { return v ? "true" : "false"; }
+std::string text(AttentionKind k) { return to_string(k); }
+
+template <typename T>
+std::string text(const std::vector<T>& choices) {
+  std::string out = "(";
+  for (size_t i = 0; i < choices.size(); ++i) out += (i ? ", " : "") + text(choices[i]);
+  return out + ")";
 }
 
-bool block_in(const StageChoices& c, int width, const BlockSpec& b) {
-  if (!ffns_in(b.ffn_before, c.ffn_before, c.ffn_ratio, width) ||
-      !ffns_in(b.ffn_after, c.ffn_after, c.ffn_ratio, width))
-    return false;
-  if (!b.attention) return in(c.attention, false);
+using Why = std::optional<std::string>;
+
+// "path: 24 is not a choice of the space (8, 16)" unless x is one of the choices.
+template <typename T>
+Why choice(const std::vector<T>& choices, const T& x, const std::string& path) {
+  if (in(choices, x)) return std::nullopt;
+  return path + ": " + text(x) + " is not a choice of the space " + text(choices);
+}
+
+Why ffns_outside(const std::vector<int>& hidden, const std::vector<int>& counts,
+                 const std::vector<double>& ratios, int width, const std::string& path) {
+  if (Why w = choice(counts, static_cast<int>(hidden.size()), path + " (FFN count)")) return w;
+  const std::vector<int> ok = hidden_choices(ratios, width);
+  for (size_t i = 0; i < hidden.size(); ++i)
+    if (Why w = choice(ok, hidden[i], index_path(path, i) + " (hidden width at " +
+                                          std::to_string(width) + " channels)"))
+      return w;
+  return std::nullopt;
+}
+
+Why block_outside(const StageChoices& c, int width, const BlockSpec& b, const std::string& path) {
+  if (Why w = ffns_outside(b.ffn_before, c.ffn_before, c.ffn_ratio, width, path + ".ffn_before"))
+    return w;
+  if (Why w = ffns_outside(b.ffn_after, c.ffn_after, c.ffn_ratio, width, path + ".ffn_after"))
+    return w;
+  if (Why w = choice(c.attention, b.attention.has_value(), path + ".attention (present)")) return w;
+  if (!b.attention) return std::nullopt;
   const AttentionSpec& att = *b.attention;
+  const std::string ap = path + ".attention";
   const int heads = static_cast<int>(att.heads.size());
-  if (!in(c.attention, true) || !in(c.cascade, att.cascade) || !in(head_choices(c, width), heads))
-    return false;
-  return std::all_of(att.heads.begin(), att.heads.end(), [&](const HeadSpec& h) {
-    return in(c.key_dim, h.key_dim) && h.v_dim == width / heads && in(c.kernel, h.kernel) &&
-           in(c.kinds, h.kind);
-  });
+  if (Why w = choice(c.cascade, att.cascade, ap + ".cascade")) return w;
+  if (Why w = choice(head_choices(c, width), heads, ap + ".heads (count)")) return w;
+  for (size_t i = 0; i < att.heads.size(); ++i) {
+    const HeadSpec& h = att.heads[i];
+    const std::string hp = index_path(ap + ".heads", i);
+    if (Why w = choice(c.key_dim, h.key_dim, hp + ".key_dim")) return w;
+    if (Why w = choice({width / heads}, h.v_dim, hp + ".v_dim")) return w;
+    if (Why w = choice(c.kernel, h.kernel, hp + ".kernel")) return w;
+    if (Why w = choice(c.kinds, h.kind, hp + ".kind")) return w;
+  }
+  return std::nullopt;
 }
 
 // ---- size ------------------------------------------------------------------------------
@@ -321,38 +408,11 @@ void validate(const SearchSpace& s) {
 }
 
 ArchSpec sample(const SearchSpace& s, std::mt19937_64& rng) {
-  validate(s);  // an invalid space could divide by an empty list
-  ArchSpec a;
-  a.family = Family::EfficientViT;
-  a.name = "sample";
-  a.img_size = pick(s.img_size, rng);
-  a.in_chans = s.in_chans;
-  a.num_classes = s.num_classes;
-  int prev_width = 0;
-  for (size_t i = 0; i < s.stages.size(); ++i) {
-    const StageChoices& c = s.stages[i];
-    StageSpec st;
-    st.embed_dim = pick(c.embed_dim, rng);
-    st.window = c.window;
-    const int depth = pick(c.depth, rng);
-    if (i > 0) {
-      DownsampleSpec d;
-      d.hidden = scaled_width(pick(c.downsample_ratio, rng), prev_width);
-      const int n_before = pick(c.downsample_ffn_before, rng);
-      const int n_after = pick(c.downsample_ffn_after, rng);
-      d.ffn_before = draw_ffns(n_before, s.stages[i - 1].ffn_ratio, prev_width, rng);
-      d.ffn_after = draw_ffns(n_after, c.ffn_ratio, st.embed_dim, rng);
-      st.downsample = d;
-    }
-    for (int b = 0; b < depth; ++b) st.blocks.push_back(draw_block(c, st.embed_dim, rng));
-    a.efficientvit.stages.push_back(st);
-    prev_width = st.embed_dim;
-  }
-  const int first_width = a.efficientvit.stages[0].embed_dim;
-  for (int d : s.stem_divisors) a.efficientvit.stem.push_back(first_width / d);
-  validate(a);  // a failure here is a bug in this file, not in the space
-  return a;
+  return choose_arch(s, RandomChoice{rng}, "sample");
 }
+
+ArchSpec largest(const SearchSpace& s) { return choose_arch(s, ExtremeChoice{true}, "largest"); }
+ArchSpec smallest(const SearchSpace& s) { return choose_arch(s, ExtremeChoice{false}, "smallest"); }
 
 std::vector<ArchSpec> sample_distinct(const SearchSpace& s, int count, uint64_t seed,
                                       const std::vector<ArchSpec>& exclude, const std::string& prefix) {
@@ -373,39 +433,49 @@ std::vector<ArchSpec> sample_distinct(const SearchSpace& s, int count, uint64_t 
   return drawn;
 }
 
-bool contains(const SearchSpace& s, const ArchSpec& a) {
-  if (a.family != Family::EfficientViT || a.distillation) return false;
-  if (!in(s.img_size, a.img_size) || a.in_chans != s.in_chans || a.num_classes != s.num_classes)
-    return false;
+std::optional<std::string> outside(const SearchSpace& s, const ArchSpec& a) {
+  if (a.family != Family::EfficientViT) return "family: only efficientvit networks are in a space";
+  if (a.distillation) return "distillation: a space's networks have no distillation head";
+  if (Why w = choice(s.img_size, a.img_size, "img_size")) return w;
+  if (Why w = choice({s.in_chans}, a.in_chans, "in_chans")) return w;
+  if (Why w = choice({s.num_classes}, a.num_classes, "num_classes")) return w;
   const EfficientViTSpec& e = a.efficientvit;
-  if (e.stages.size() != s.stages.size() || e.stem.size() != s.stem_divisors.size()) return false;
+  if (Why w = choice({int(s.stages.size())}, int(e.stages.size()), "stages (count)")) return w;
+  if (Why w = choice({int(s.stem_divisors.size())}, int(e.stem.size()), "stem (count)")) return w;
   for (size_t i = 0; i < s.stages.size(); ++i) {
     const StageChoices& c = s.stages[i];
     const StageSpec& st = e.stages[i];
+    const std::string sp = index_path("stages", i);
     const int w = st.embed_dim;
-    if (!in(c.embed_dim, w) || st.window != c.window ||
-        !in(c.depth, static_cast<int>(st.blocks.size())))
-      return false;
-    if (i == 0) {
-      if (st.downsample) return false;
-    } else {
+    if (Why why = choice(c.embed_dim, w, sp + ".embed_dim")) return why;
+    if (Why why = choice({c.window}, st.window, sp + ".window")) return why;
+    if (Why why = choice(c.depth, int(st.blocks.size()), sp + ".blocks (depth)")) return why;
+    if (i == 0 && st.downsample) return sp + ".downsample: the first stage has none";
+    if (i > 0) {
       const int prev = e.stages[i - 1].embed_dim;
-      if (!st.downsample) return false;
+      if (!st.downsample) return sp + ".downsample: missing";
       const DownsampleSpec& d = *st.downsample;
-      if (!in(hidden_choices(c.downsample_ratio, prev), d.hidden) ||
-          !ffns_in(d.ffn_before, c.downsample_ffn_before, s.stages[i - 1].ffn_ratio, prev) ||
-          !ffns_in(d.ffn_after, c.downsample_ffn_after, c.ffn_ratio, w))
-        return false;
+      const std::string dp = sp + ".downsample";
+      if (Why why = choice(hidden_choices(c.downsample_ratio, prev), d.hidden, dp + ".hidden"))
+        return why;
+      if (Why why = ffns_outside(d.ffn_before, c.downsample_ffn_before,
+                                 s.stages[i - 1].ffn_ratio, prev, dp + ".ffn_before"))
+        return why;
+      if (Why why = ffns_outside(d.ffn_after, c.downsample_ffn_after, c.ffn_ratio, w,
+                                 dp + ".ffn_after"))
+        return why;
     }
-    for (const BlockSpec& b : st.blocks) {
-      if (!block_in(c, w, b)) return false;
-    }
+    for (size_t b = 0; b < st.blocks.size(); ++b)
+      if (Why why = block_outside(c, w, st.blocks[b], index_path(sp + ".blocks", b))) return why;
   }
-  for (size_t k = 0; k < s.stem_divisors.size(); ++k) {
-    if (e.stem[k] * s.stem_divisors[k] != e.stages[0].embed_dim) return false;
-  }
-  return true;
+  for (size_t k = 0; k < s.stem_divisors.size(); ++k)
+    if (Why w = choice({e.stages[0].embed_dim / s.stem_divisors[k]}, e.stem[k],
+                       index_path("stem", k)))
+      return w;
+  return std::nullopt;
 }
+
+bool contains(const SearchSpace& s, const ArchSpec& a) { return !outside(s, a).has_value(); }
 
 int scaled_width(double ratio, int width) { return static_cast<int>(std::lround(ratio * width)); }
 

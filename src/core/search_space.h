@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -73,6 +74,17 @@ std::vector<ArchSpec> sample_distinct(const SearchSpace& s, int count, uint64_t 
 
 // Whether sample() can produce `a` (the name is ignored; a distillation head is outside).
 bool contains(const SearchSpace& s, const ArchSpec& a);
+// Why it cannot: the first value of `a` the space does not offer, as "JSON path: value is not a
+// choice of the space (choices)", e.g. "stages[1].blocks[0].attention.heads[2].key_dim: 24 is
+// not a choice of the space (8, 16)"; nullopt when contains(s, a).
+std::optional<std::string> outside(const SearchSpace& s, const ArchSpec& a);
+
+// The sandwich rule's extremes: what sample() builds when every choice is its largest (or
+// smallest): widths, depths, FFN counts and ratios, heads, key_dim, kernel by value; attention
+// and cascade on (off) when offered; the kind by cost (softmax > relu_softmax > scaling).
+// Named "largest" and "smallest".
+ArchSpec largest(const SearchSpace& s);
+ArchSpec smallest(const SearchSpace& s);
 
 // ---- helpers shared with the profiler: what blocks can a space produce? -----------------
 

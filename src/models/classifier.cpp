@@ -45,7 +45,26 @@ BNLinearImpl::BNLinearImpl(int64_t in, int64_t out) {
 }
 
 torch::Tensor BNLinearImpl::forward(const torch::Tensor& x) {
-  return folded_ ? torch::addmm(folded_->second, x, folded_->first.t()) : l(bn(x));
+  if (folded_) return torch::addmm(folded_->second, x, folded_->first.t());
+  const int64_t C = x.size(1);
+  if (C == l->weight.size(1)) return l(bn(x));
+  auto rows = [&](const torch::Tensor& t) { return t.narrow(0, 0, C); };
+  auto y = torch::batch_norm(x, rows(bn->weight), rows(bn->bias), rows(bn->running_mean),
+                             rows(bn->running_var), is_training(), bn->options.momentum().value(),
+                             bn->options.eps(), at::globalContext().userEnabledCuDNN());
+  return torch::linear(y, l->weight.narrow(1, 0, C), l->bias);
+}
+
+void BNLinearImpl::copy_active(BNLinearImpl& dst) const {
+  torch::NoGradGuard no_grad;
+  const int64_t C = dst.l->weight.size(1);
+  dst.bn->weight.copy_(bn->weight.narrow(0, 0, C));
+  dst.bn->bias.copy_(bn->bias.narrow(0, 0, C));
+  dst.bn->running_mean.copy_(bn->running_mean.narrow(0, 0, C));
+  dst.bn->running_var.copy_(bn->running_var.narrow(0, 0, C));
+  dst.bn->num_batches_tracked.copy_(bn->num_batches_tracked);
+  dst.l->weight.copy_(l->weight.narrow(1, 0, C));
+  dst.l->bias.copy_(l->bias);
 }
 
 std::pair<torch::Tensor, torch::Tensor> BNLinearImpl::fuse() const {

@@ -47,11 +47,14 @@ Classifier build_model(const ArchSpec& spec, const ModelOptions& options = {});
 // (LibTorch's Module::to(dtype) would convert those too.)
 void move_to(torch::nn::Module& module, torch::Device device, torch::Dtype dtype);
 
-// BatchNorm1d followed by Linear: EfficientViT's classifier head ("head.bn", "head.l").
+// BatchNorm1d followed by Linear: EfficientViT's classifier head ("head.bn", "head.l"). On
+// fewer input features C than it was built for (a supernet's active width) it runs the leading
+// slices: bn [:C], l.weight [:, :C], the whole bias.
 class BNLinearImpl : public torch::nn::Module {
  public:
   BNLinearImpl(int64_t in, int64_t out);
   torch::Tensor forward(const torch::Tensor& x);
+  void copy_active(BNLinearImpl& dst) const;  // the slices dst's width runs
   // Folds the BN into the Linear: W' = W * s (per input column), b' = W t + b.
   std::pair<torch::Tensor, torch::Tensor> fuse() const;
   void fold_batchnorm() { folded_ = fuse(); }  // see Conv2dBNImpl::fold_batchnorm

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -38,6 +39,15 @@ struct ConvBNWeights {
 torch::Tensor conv2d_bn(const torch::Tensor& x, const ConvBNWeights& w, bool training);
 FusedConv fold(const ConvBNWeights& w);
 
+// A supernet's slicing rule for one Conv2dBN (views, so training and BN updates reach the larger
+// tensors): output channels [offset, offset + out) with their BN entries, the leading `in` input
+// channels (per group), and the kernel centre-cropped to `kernel` (OFA's elastic kernel;
+// 0 keeps it). A depthwise conv stays depthwise (groups = out).
+ConvBNWeights slice(const ConvBNWeights& w, int64_t out, int64_t in, int64_t kernel = 0,
+                    int64_t offset = 0);
+// Output-channel concatenation (a head's q, k and v slices into one qkv conv); copies.
+ConvBNWeights concat(const std::vector<ConvBNWeights>& parts);
+
 class Conv2dBNImpl : public torch::nn::Module {
  public:
   // padding is kernel / 2 everywhere in EfficientViT. bn_weight_init 0 makes a residual branch
@@ -46,7 +56,15 @@ class Conv2dBNImpl : public torch::nn::Module {
                int64_t groups = 1, double bn_weight_init = 1.0);
 
   torch::Tensor forward(const torch::Tensor& x);
+  // At an active width (a supernet's): the first `out` output channels on x's channels, the
+  // kernel centre-cropped to `kernel` (0: the full kernel). Runs slice() of weights(). (Not an
+  // overload of forward: Sequential and AnyModule need forward to be unambiguous.)
+  torch::Tensor forward_active(const torch::Tensor& x, int64_t out, int64_t kernel = 0);
   ConvBNWeights weights() const;
+  // The slice of weights() this module's forward_active(x, out, kernel) runs on an input of `in` channels.
+  ConvBNWeights weights(int64_t out, int64_t in, int64_t kernel = 0) const;
+  // Copies `w` (same shapes: e.g. a supernet's slice) into this module's weights and statistics.
+  void load(const ConvBNWeights& w);
   FusedConv fuse() const { return fold(weights()); }
 
   // From now on forward() runs the folded conv (eval only), as the official speed test's

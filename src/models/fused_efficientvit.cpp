@@ -1,13 +1,12 @@
 #include "models/fused_efficientvit.h"
 
-#include <unordered_map>
-
 #include <torch/torch.h>
 
 #include "core/arch_walk.h"
 #include "models/cascaded_group_attention.h"
 #include "models/ffn.h"
 #include "models/fused_ops.h"
+#include "models/module_index.h"
 #include "models/patch_merging.h"
 #include "models/residual.h"
 
@@ -56,9 +55,7 @@ std::function<Tensor(const Tensor&)> step(Op op) {
 class Fuser : public ArchVisitor {
  public:
   Fuser(EfficientViTImpl& model, std::vector<FusedEfficientViT::Step>& steps)
-      : model_(model), steps_(steps) {
-    for (const auto& item : model.named_modules()) modules_.emplace(item.key(), item.value().get());
-  }
+      : model_(model), steps_(steps), modules_(model) {}
 
   void stem(const Row& row, const StemPart& s) override {
     fused::Stem stem;
@@ -102,15 +99,9 @@ class Fuser : public ArchVisitor {
 
  private:
   template <typename M>
-  M& at(const std::string& path) {
-    const auto it = modules_.find(path);
-    M* m = it == modules_.end() ? nullptr : it->second->as<M>();
-    if (!m) throw std::logic_error("fuse: no module of the expected type at " + path);
-    return *m;
-  }
-  // The module a Residual at `path` wraps ("path.m").
+  M& at(const std::string& path) { return modules_.at<M>(path); }
   template <typename M>
-  M& inner(const std::string& path) { return at<M>(path + ".m"); }
+  M& inner(const std::string& path) { return modules_.inner<M>(path); }
 
   void add(std::string name, std::function<Tensor(const Tensor&)> run) {
     steps_.push_back({std::move(name), std::move(run)});
@@ -118,7 +109,7 @@ class Fuser : public ArchVisitor {
 
   EfficientViTImpl& model_;
   std::vector<FusedEfficientViT::Step>& steps_;
-  std::unordered_map<std::string, torch::nn::Module*> modules_;
+  ModuleIndex modules_;
 };
 
 }  // namespace
