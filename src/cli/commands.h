@@ -12,5 +12,6 @@ void register_profile(CLI::App& root);
 void register_latency(CLI::App& root);
 void register_train(CLI::App& root);
 void register_bench_train(CLI::App& root);
+void register_supernet(CLI::App& root);
 
 }  // namespace vitnas::cli

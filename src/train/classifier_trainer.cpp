@@ -2,15 +2,27 @@
 
 #include <torch/torch.h>
 
+#include "models/weights.h"
+#include "train/evaluate.h"
 #include "train/metrics.h"
 
 namespace vitnas {
 
 namespace {
 
+// The seed's initialisation (the same on every rank), or the recipe's initial weights.
 Classifier build_seeded(const TrainRecipe& r) {
-  torch::manual_seed(r.seed);  // the same initialisation on every rank
-  return build_model(r.arch, ModelOptions{r.drop_path});
+  torch::manual_seed(r.seed);
+  Classifier model = build_model(r.arch, ModelOptions{r.drop_path});
+  if (!r.init_weights.empty()) load_weights(*model, r.init_weights);
+  return model;
+}
+
+// "val_top1", "val_top5", ... from an evaluation.
+void add_eval(nlohmann::json& line, const std::string& prefix, const EvalResult& e) {
+  line[prefix + "_top1"] = e.top1;
+  line[prefix + "_top5"] = e.top5;
+  line[prefix + "_loss"] = e.loss;
 }
 
 }  // namespace
@@ -33,7 +45,8 @@ TrainerOptions trainer_options(const TrainRecipe& recipe, const TrainRuntime& ru
 
 ClassifierTrainer::ClassifierTrainer(const TrainRecipe& recipe, const TrainRuntime& runtime,
                                      ProcessGroup& group, int64_t steps_per_epoch)
-    : model_(build_seeded(recipe)),
+    : arch_(recipe.arch),
+      model_(build_seeded(recipe)),
       ema_model_(recipe.ema_decay > 0 ? build_model(recipe.arch) : nullptr),
       loss_(recipe, torch::Device(runtime.device)),
       trainer_(model_, trainer_options(recipe, runtime, steps_per_epoch), group, ema_model_) {}
@@ -55,6 +68,32 @@ StepResult ClassifierTrainer::step(const torch::Tensor& images_in,
   r.skipped = applied.skipped;
   r.correct = topk_correct(class_logits.detach(), labels, {1})[0];
   return r;
+}
+
+}  // namespace vitnas
+
+namespace vitnas {
+
+void ClassifierTrainer::evaluate(nlohmann::json& line, const EvalData& d) {
+  auto eval = [&](ClassifierImpl& model, const std::string& prefix) {
+    if (d.val)
+      add_eval(line, prefix + "val",
+               vitnas::evaluate(model, d.val, d.transform, d.batch_size, d.threads, d.device,
+                                *d.group));
+    add_eval(line, prefix + "test",
+             vitnas::evaluate(model, d.test, d.transform, d.batch_size, d.threads, d.device,
+                              *d.group));
+  };
+  eval(*model_, "");
+  if (ema_model_) eval(*ema_model_, "ema_");
+}
+
+void ClassifierTrainer::save(const std::filesystem::path& dir, int64_t epochs_done) {
+  const std::map<std::string, std::string> meta = {{"arch", arch_.name},
+                                                   {"epoch", std::to_string(epochs_done)}};
+  save_arch(arch_, (dir / "arch.json").string());
+  save_weights(*model_, (dir / "weights.safetensors").string(), meta);
+  if (ema_model_) save_weights(*ema_model_, (dir / "weights_ema.safetensors").string(), meta);
 }
 
 }  // namespace vitnas

@@ -13,6 +13,7 @@
 #include "train/classifier_loss.h"
 #include "train/distributed.h"
 #include "train/train_config.h"
+#include "train/train_task.h"
 #include "train/trainer.h"
 
 namespace vitnas {
@@ -23,15 +24,7 @@ namespace vitnas {
 TrainerOptions trainer_options(const TrainRecipe& recipe, const TrainRuntime& runtime,
                                int64_t steps_per_epoch);
 
-struct StepResult {
-  double loss = 0.0;     // the batch's total loss (this process)
-  int64_t correct = 0;   // top-1 hits of the class head on the batch
-  int64_t images = 0;
-  double lr = 0.0;
-  bool skipped = false;  // AMP: gradients overflowed, the step was skipped
-};
-
-class ClassifierTrainer {
+class ClassifierTrainer : public TrainTask {
  public:
   // Builds recipe.arch with the seed's initialisation (identical on every rank; rank 0's copy is
   // broadcast anyway) and drop path, the EMA copy and teacher when asked. steps_per_epoch sets
@@ -39,23 +32,28 @@ class ClassifierTrainer {
   ClassifierTrainer(const TrainRecipe& recipe, const TrainRuntime& runtime, ProcessGroup& group,
                     int64_t steps_per_epoch);
 
-  void begin_epoch(int64_t epoch) { trainer_.begin_epoch(epoch); }  // see Trainer
+  void begin_epoch(int64_t epoch) override { trainer_.begin_epoch(epoch); }  // see Trainer
 
   // One optimizer step on a batch (moved to the device): accumulate() of the recipe's loss,
   // then apply().
-  StepResult step(const torch::Tensor& images, const torch::Tensor& labels);
+  StepResult step(const torch::Tensor& images, const torch::Tensor& labels) override;
+  // val_ and test_ top-1/top-5/loss of the model, and ema_val_... of the EMA.
+  void evaluate(nlohmann::json& line, const EvalData& data) override;
+  // arch.json, weights.safetensors (official keys) and weights_ema.safetensors with EMA.
+  void save(const std::filesystem::path& dir, int64_t epochs_done) override;
 
   int64_t steps() const { return trainer_.steps(); }
   double lr() const { return trainer_.lr(); }
   ClassifierImpl& model() { return *model_; }
   ClassifierImpl* ema_model() { return ema_model_.get(); }  // null without EMA
-  Trainer& trainer() { return trainer_; }
+  Trainer& trainer() override { return trainer_; }
 
   Checkpoint checkpoint() const { return trainer_.checkpoint(); }
   // Loads a checkpoint of the same recipe: strict, InputError naming `source` on any mismatch.
   void restore(const Checkpoint& c, const std::string& source) { trainer_.restore(c, source); }
 
  private:
+  ArchSpec arch_;
   Classifier model_, ema_model_;  // ema_model_ null without EMA
   ClassifierLoss loss_;
   Trainer trainer_;

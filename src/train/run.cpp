@@ -14,6 +14,7 @@
 #include "models/weights.h"
 #include "train/checkpoint.h"
 #include "train/classifier_trainer.h"
+#include "train/supernet_trainer.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 
@@ -28,10 +29,7 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-struct Datasets {
-  std::shared_ptr<const data::Dataset> train, val, test;  // val null without a split
-  std::string name;
-};
+}  // namespace
 
 Datasets open_datasets(const TrainRecipe& r) {
   std::shared_ptr<const data::Dataset> full = data::open_dataset(r.data, /*train=*/true);
@@ -71,17 +69,19 @@ data::TransformOptions transform_options(const TrainRecipe& r, const std::string
   return t;
 }
 
+namespace {
+
 void write_metrics(const fs::path& path, const nlohmann::json& metrics) {
   std::string text;
   for (const auto& line : metrics) text += line.dump() + "\n";
   write_file_atomic(path.string(), text);
 }
 
-// "val_top1", "val_top5", ... from an evaluation.
-void add_eval(nlohmann::json& line, const std::string& prefix, const EvalResult& e) {
-  line[prefix + "_top1"] = e.top1;
-  line[prefix + "_top5"] = e.top5;
-  line[prefix + "_loss"] = e.loss;
+std::unique_ptr<TrainTask> make_task(const TrainRecipe& recipe, const TrainRuntime& runtime,
+                                     ProcessGroup& group, int64_t steps_per_epoch) {
+  if (recipe.space)
+    return std::make_unique<SupernetTrainer>(recipe, runtime, group, steps_per_epoch);
+  return std::make_unique<ClassifierTrainer>(recipe, runtime, group, steps_per_epoch);
 }
 
 }  // namespace
@@ -114,7 +114,10 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
   const auto eval_transform = transform_options(recipe, data.name, false);
   const int64_t eval_batch = std::max<int64_t>(recipe.batch_size, 256);
 
-  ClassifierTrainer trainer(recipe, runtime, group, loader.num_batches());
+  std::unique_ptr<TrainTask> task = make_task(recipe, runtime, group, loader.num_batches());
+  Trainer& trainer = task->trainer();
+  const EvalData eval_data{data.train, data.val, data.test, eval_transform, eval_batch,
+                           runtime.loader_threads, device, &group};
   const nlohmann::json recipe_json = recipe_to_json(recipe);
   Checkpoint state;
   state.recipe = recipe_json;
@@ -134,19 +137,18 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
     std::error_code ec;
     fs::create_directories(dir, ec);
     require(!ec, "--out " + out_dir + ": cannot create the directory (" + ec.message() + ")");
-    save_arch(recipe.arch, (dir / "arch.json").string());
   }
 
   TrainResult result;
   result.first_epoch = state.epoch;
   for (int64_t epoch = state.epoch; epoch < recipe.epochs; ++epoch) {
     const auto epoch_start = Clock::now();
-    trainer.begin_epoch(epoch);
+    task->begin_epoch(epoch);
     loader.begin_epoch(epoch);
     AverageMeter loss;
     int64_t correct = 0;
     while (auto batch = loader.next()) {
-      StepResult r = trainer.step(batch->images, batch->labels);
+      StepResult r = task->step(batch->images, batch->labels);
       loss.update(r.loss, r.images);
       correct += r.correct;
       if (progress && group.is_main()) {
@@ -172,17 +174,7 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
                            {"train_top1", 100.0 * s[1] / s[2]},
                            {"img_per_s", s[2] / train_seconds},
                            {"train_seconds", train_seconds}};
-    auto eval = [&](ClassifierImpl& model, const std::string& prefix) {
-      if (data.val)
-        add_eval(line, prefix + "val",
-                 evaluate(model, data.val, eval_transform, eval_batch, runtime.loader_threads,
-                          device, group));
-      add_eval(line, prefix + "test",
-               evaluate(model, data.test, eval_transform, eval_batch, runtime.loader_threads,
-                        device, group));
-    };
-    eval(trainer.model(), "");
-    if (trainer.ema_model()) eval(*trainer.ema_model(), "ema_");
+    task->evaluate(line, eval_data);
     const double epoch_seconds = seconds_since(epoch_start);
     state.seconds += epoch_seconds;
     line["epoch_seconds"] = epoch_seconds;
@@ -190,11 +182,7 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
     state.metrics.push_back(line);
 
     if (group.is_main()) {
-      const std::map<std::string, std::string> meta = {
-          {"arch", recipe.arch.name}, {"epoch", std::to_string(epoch + 1)}};
-      save_weights(trainer.model(), (dir / "weights.safetensors").string(), meta);
-      if (trainer.ema_model())
-        save_weights(*trainer.ema_model(), (dir / "weights_ema.safetensors").string(), meta);
+      task->save(dir, epoch + 1);
       write_metrics(dir / "metrics.jsonl", state.metrics);
       Checkpoint c = trainer.checkpoint();
       c.epoch = epoch + 1;
@@ -204,12 +192,13 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
       save_checkpoint(checkpoint_path.string(), c);  // last: the other files are never behind it
     }
     group.barrier();
-    spdlog::info("epoch {}/{}: loss {:.4f}, train top-1 {:.2f}%, {}test top-1 {:.2f}%, {:.0f} img/s, {:.1f} s",
+    std::string evals;  // every evaluation's top-1: "val_top1 91.20%, test_top1 90.85%"
+    for (const auto& [key, value] : line.items())
+      if (key != "train_top1" && key.size() > 5 && key.substr(key.size() - 5) == "_top1")
+        evals += fmt::format(", {} {:.2f}%", key, value.get<double>());
+    spdlog::info("epoch {}/{}: loss {:.4f}, train top-1 {:.2f}%{}, {:.0f} img/s, {:.1f} s",
                  epoch + 1, recipe.epochs, line["train_loss"].get<double>(),
-                 line["train_top1"].get<double>(),
-                 data.val ? fmt::format("val top-1 {:.2f}%, ", line["val_top1"].get<double>())
-                          : std::string(),
-                 line["test_top1"].get<double>(), line["img_per_s"].get<double>(),
+                 line["train_top1"].get<double>(), evals, line["img_per_s"].get<double>(),
                  epoch_seconds);
     ++result.epochs_run;
   }

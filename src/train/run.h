@@ -1,8 +1,11 @@
-// `vitnas train`: the epoch loop around ClassifierTrainer, with the datasets, evaluation,
-// checkpoints and the run directory:
-//   DIR/arch.json               the architecture trained
-//   DIR/weights.safetensors     the latest weights, official state-dict keys (every epoch)
-//   DIR/weights_ema.safetensors the EMA's weights, with --ema-decay
+// `vitnas train` and `vitnas supernet train`: the epoch loop around a TrainTask
+// (ClassifierTrainer, SupernetTrainer), with the datasets, evaluation, checkpoints and the run
+// directory:
+//   DIR/arch.json               a network: the architecture trained
+//   DIR/weights.safetensors     a network: the latest weights, official state-dict keys
+//   DIR/weights_ema.safetensors a network: the EMA's weights, with --ema-decay
+//   DIR/space.json, DIR/recipe.json, DIR/supernet[_ema].safetensors   a supernet's (the same,
+//                               and the recipe, which `supernet eval` reads its data from)
 //   DIR/metrics.jsonl           one JSON object per epoch (train loss/accuracy, lr, val and test
 //                               top-1/top-5/loss, img/s, seconds)
 //   DIR/checkpoint.safetensors  everything --resume needs
@@ -16,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/dataset.h"
+#include "data/transforms.h"
 #include "train/distributed.h"
 #include "train/train_config.h"
 
@@ -37,7 +42,20 @@ struct TrainResult {
   double seconds = 0.0;       // training + evaluation time of the whole run, resumes included
 };
 
-// Trains recipe.epochs epochs into out_dir. Without `resume`, an out_dir holding a checkpoint
+// The recipe's data: the training set split into train and validation by val_fraction and the
+// seed (the same split in every command that opens it), and the test set. InputError for a
+// dataset that cannot be opened or has more classes than the architecture predicts.
+struct Datasets {
+  std::shared_ptr<const data::Dataset> train, val, test;  // val null without a split
+  std::string name;
+};
+Datasets open_datasets(const TrainRecipe& recipe);
+// The recipe's transform of that dataset, for training (augmented) or evaluation.
+data::TransformOptions transform_options(const TrainRecipe& recipe, const std::string& dataset,
+                                         bool train);
+
+// Trains recipe.epochs epochs into out_dir (a network, or a supernet when recipe.space is set:
+// train_task.h). Without `resume`, an out_dir holding a checkpoint
 // is refused (InputError) rather than overwritten; with it, the run continues from the
 // checkpoint (or starts fresh if there is none) after checking that its recipe is this one.
 // Every input problem (data, architecture, teacher, checkpoint) is found before anything is

@@ -43,10 +43,18 @@ void validate(const TrainRecipe& r) {
           "--distill-token-beta: the token MSE (MPCViT) is defined for the vit family only");
   require(r.distill_token_beta == 0 || !r.teacher.empty(),
           "--distill-token-beta needs a --teacher");
+  if (!r.space) return;
+  require_range(r.random_subnets >= 0, "random-subnets", ">= 0");
+  require_range(r.bn_batches >= 0, "bn-batches", ">= 0");
+  require(r.space->img_size.size() == 1,
+          "--space " + r.space->name + ": a supernet trains at one resolution; give img_size one value");
+  require(r.teacher.empty(), "--teacher: a supernet distils from its largest subnet (in place)");
+  require(r.drop_path == 0, "--drop-path: not supported in supernet training");
+  require(r.init_weights.empty(), "--init-weights: not supported in supernet training");
 }
 
 nlohmann::json recipe_to_json(const TrainRecipe& r) {
-  return {{"arch", arch_to_json(r.arch)},
+  nlohmann::json j = {{"arch", arch_to_json(r.arch)},
           {"data", r.data},
           {"epochs", r.epochs},
           {"batch", r.batch_size},
@@ -72,12 +80,24 @@ nlohmann::json recipe_to_json(const TrainRecipe& r) {
           {"distill_token_beta", r.distill_token_beta},
           {"distill_hard", r.distill_hard},
           {"amp", r.amp}};
+  // Keys appear only when used, so that older checkpoints' recipes still compare equal.
+  if (!r.init_weights.empty()) j["init_weights"] = r.init_weights;
+  if (r.space) {
+    j["space"] = space_to_json(*r.space);
+    j["random_subnets"] = r.random_subnets;
+    j["bn_batches"] = r.bn_batches;
+  }
+  return j;
 }
 
 std::string recipe_difference(const nlohmann::json& saved, const nlohmann::json& now) {
   for (const auto& [key, value] : now.items()) {
     if (!saved.contains(key)) return key + ": not in the checkpoint";
     if (saved[key] == value) continue;
+    if (key == "space")
+      return "space: the checkpoint trained the supernet of space " +
+             saved[key].value("name", std::string("?")) + " (different choices), not " +
+             value.value("name", std::string("?"));
     if (key == "arch")  // the whole spec would make an unreadable line
       return "arch: the checkpoint trained " + saved[key].value("name", std::string("?")) +
              " (a different network), not " + value.value("name", std::string("?"));

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "core/arch_spec.h"
+#include "core/search_space.h"
 
 namespace vitnas {
 
@@ -44,6 +46,16 @@ struct TrainRecipe {
   bool distill_hard = false;
 
   bool amp = false;  // CUDA only: float16 autocast with dynamic loss scaling
+
+  std::string init_weights;  // start from these weights (safetensors), not the seed's init
+
+  // A supernet (`vitnas supernet train`): the space it holds, and the sandwich rule's random
+  // subnets per step besides the largest and smallest; arch is then largest(*space) (its
+  // resolution, channels and classes set the data). bn_batches: recalibration batches before
+  // each epoch's evaluation of the largest and smallest subnets.
+  std::optional<SearchSpace> space;
+  int64_t random_subnets = 2;
+  int64_t bn_batches = 10;
 };
 
 // Settings that change speed and output, not the numbers trained.
