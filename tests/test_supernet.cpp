@@ -13,7 +13,9 @@
 #include "core/search_space.h"
 #include "models/attention_ops.h"
 #include "models/elastic/supernet.h"
+#include "models/ffn.h"
 #include "models/fused_efficientvit.h"
+#include "models/residual.h"
 #include "models/efficientvit.h"
 #include "train/bn_recalibration.h"
 #include "fixtures.h"
@@ -251,4 +253,34 @@ TEST_CASE("BN recalibration of a subnet equals a standalone network's on the sam
   torch::NoGradGuard no_grad;
   const auto x = images(a, 2, 19);
   CHECK(max_abs_diff(net->forward(x, a), standalone->forward(x)) < 1e-4);
+}
+
+TEST_CASE("extract takes each part from the capacity module the header's rule names", "[supernet]") {
+  // The exactness tests compare the supernet with extract(), which share the part-to-module
+  // mapping; this pins the mapping itself: FFNs after the mixer come from the block's `after`
+  // pairs even when the subnet has none before it, blocks by index, the subsample's pairs, the
+  // stem and head by leading slices.
+  const SearchSpace s = shipped_space("small");
+  Supernet net = perturbed_supernet(s, 20);
+  ArchSpec a = smallest(s);  // widths 16, 32, 48; no FFN before any mixer
+  a.efficientvit.stages[0].blocks[0].ffn_before.clear();
+  a.efficientvit.stages[0].blocks[0].ffn_after = {32};  // ratio 2 at width 16
+  auto model = extract(*net, a);
+  auto& evit = dynamic_cast<EfficientViTImpl&>(*model);
+  torch::NoGradGuard no_grad;
+  // blocks1.0.ffn0 is the block's only FFN, after the (absent) mixer.
+  const auto& block = evit.stages[0]->ptr(0)->as<EfficientViTBlockImpl>()->parts();
+  REQUIRE(block.size() == 2);
+  auto* ffn = block[1].second.ptr()->as<ResidualImpl>()->inner().ptr()->as<FFNImpl>();
+  REQUIRE(ffn);
+  const auto& cap = net->stages[0]->blocks[0]->after->ffn[0];
+  CHECK(torch::equal(ffn->pw1->c->weight, cap->pw1->c->weight.narrow(0, 0, 32).narrow(1, 0, 16)));
+  CHECK(torch::equal(ffn->pw2->bn->running_var, cap->pw2->bn->running_var.narrow(0, 0, 16)));
+  // The stem's second conv: [:16, :8] of the capacity's (32, 16).
+  auto* stem1 = evit.patch_embed[2]->as<Conv2dBN>();
+  CHECK(torch::equal(stem1->c->weight, net->stem[1]->c->weight.narrow(0, 0, 16).narrow(1, 0, 8)));
+  // The head: BN [:48], Linear [:, :48], the whole bias.
+  CHECK(torch::equal(evit.head->l->weight, net->head->l->weight.narrow(1, 0, 48)));
+  CHECK(torch::equal(evit.head->bn->running_mean, net->head->bn->running_mean.narrow(0, 0, 48)));
+  CHECK(torch::equal(evit.head->l->bias, net->head->l->bias));
 }

@@ -180,3 +180,14 @@ TEST_CASE("cli supernet: bad input is a one-line error that overwrites nothing",
   CHECK_THAT(e5.err, Catch::Contains("--random-subnets"));
   CHECK(!fs::exists(scratch_path("supernet_neg") + "/checkpoint.safetensors"));
 }
+
+TEST_CASE("cli supernet train: 2 data-parallel ranks run to the end", "[supernet][cli][distributed]") {
+  // A smoke test of the launcher, the all-reduce and per-rank evaluation with a supernet; that
+  // ranks draw the same subnets follows from `sandwich: ...` (a function of seed and step only).
+  const std::string two = scratch_path("supernet_rank2");
+  const CliRun r = run_cli(train_args(two, "--nproc 2 --json --batch 16"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK(r.out_json()["world_size"] == 2);
+  CHECK(fs::exists(two + "/supernet.safetensors"));
+}

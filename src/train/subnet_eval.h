@@ -1,10 +1,14 @@
 // The accuracy of a supernet's subnets with inherited weights, as search asks for it thousands
-// of times: BN recalibration on fixed training batches, then top-1 on a fixed evaluation set,
-// both held in memory. The supernet's own BN statistics are put back after every subnet, so an
-// answer does not depend on which subnets were asked before.
+// of times. Each subnet is extracted as a standalone network (supernet.h's extract: the same
+// output), its BN statistics are recalibrated on fixed training batches (the same statistics as
+// recalibrating inside the supernet: test "BN recalibration of a subnet equals a standalone
+// network's"), and it is evaluated fused (the BN folded in, the fast inference network) on a
+// fixed evaluation set. Both sets of batches are held in memory, and the supernet is only read,
+// so an answer does not depend on which subnets were asked before.
 #pragma once
 
 #include "core/arch_spec.h"
+#include "models/classifier.h"
 #include "models/elastic/supernet.h"
 #include "train/evaluate.h"
 
@@ -16,17 +20,12 @@ class SubnetEvaluator {
   // they are); eval: images and labels. Both on the supernet's device.
   SubnetEvaluator(SupernetImpl& supernet, TensorBatches calibration, TensorBatches eval);
 
-  // Recalibrates the subnet's BN statistics, evaluates it, restores the statistics.
-  // InputError for a subnet outside the supernet's space.
+  // Extracts, recalibrates and evaluates one subnet. InputError for a subnet outside the space.
   EvalResult operator()(const ArchSpec& subnet);
-  // The subnet as a standalone network (supernet.h's extract) holding its recalibrated statistics.
+  // The subnet as a standalone network with its recalibrated statistics, in eval mode.
   Classifier extract(const ArchSpec& subnet);
 
  private:
-  // Runs f with the subnet's statistics recalibrated, then restores the supernet's.
-  template <typename F>
-  auto recalibrated(const ArchSpec& subnet, F f);
-
   SupernetImpl& net_;
   TensorBatches calibration_, eval_;
 };
