@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -57,7 +58,7 @@ std::vector<ArchSpec> load_archs(const std::string& list, const SearchSpace& spa
 SupernetDir open(const SubnetOptions& o) {
   apply_common_options(o.common);
   require(o.bn_batches >= -1, "--bn-batches: must be >= 0");
-  if (o.threads > 0) set_threads(o.threads);
+  set_threads(o.threads > 0 ? o.threads : std::max(1, int(std::thread::hardware_concurrency())));
   return open_supernet(o.supernet, parse_device(o.device), o.ema);
 }
 
@@ -133,7 +134,7 @@ void add_supernet_options(CLI::App& sub, SubnetOptions& o) {
                  "BN recalibration batches of the training split (default: the run's)");
   sub.add_flag("--ema", o.ema, "use the EMA weights (supernet_ema.safetensors)");
   sub.add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
-  sub.add_option("--threads", o.threads, "intra-op CPU threads (0: LibTorch's default)");
+  sub.add_option("--threads", o.threads, "intra-op CPU threads (0: the machine's cores)");
   add_common_options(sub, o.common);
 }
 
