@@ -191,3 +191,25 @@ TEST_CASE("cli supernet train: 2 data-parallel ranks run to the end", "[supernet
   CHECK(r.out_json()["world_size"] == 2);
   CHECK(fs::exists(two + "/supernet.safetensors"));
 }
+
+TEST_CASE("cli supernet eval --table: the latency model's cost of each subnet", "[supernet][cli]") {
+  // An MPC table prices any network analytically; its cost is what `latency predict` reports.
+  const std::string table = scratch_path("supernet_mpc_table.json");
+  REQUIRE(run_cli("profile --device mpc --space " + q(space_path("small")) + " --out " + q(table) +
+                  " --log-level warn").code == 0);
+  const CliRun eval = run_cli("supernet eval --supernet " + q(trained()) + " --arch smallest,largest --table " +
+                              q(table) + " --json --log-level warn");
+  INFO(eval.err);
+  REQUIRE(eval.code == 0);
+  const auto rows = eval.out_json()["subnets"];
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["latency_unit"] == "s");
+  CHECK(rows[0]["latency"].get<double>() > 0);
+  CHECK(rows[0]["latency"].get<double>() < rows[1]["latency"].get<double>());
+  const std::string arch = scratch_path("supernet_largest.json");
+  save_arch(largest(load_space(space_path("small"))), arch);
+  const CliRun predicted = run_cli("latency predict --table " + q(table) + " --arch " + q(arch) + " --json");
+  INFO(predicted.err);
+  REQUIRE(predicted.code == 0);
+  CHECK(rows[1]["latency"].get<double>() == Approx(predicted.out_json()["seconds"].get<double>()));
+}
