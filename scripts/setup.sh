@@ -15,6 +15,7 @@ PACKAGES=(
   zlib1g-dev libpng-dev libturbojpeg0-dev pkg-config  # dataset readers (IDX gz, PNG, JPEG)
   libgloo-dev                                # Gloo headers: multi-process (data-parallel) training
   dataset-fashion-mnist                      # /usr/share/datasets/fashion-mnist, the default data
+  python3                                    # experiments/supernet/*.py (the supernet experiment's analysis)
 )
 
 missing=()
