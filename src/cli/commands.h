@@ -13,5 +13,6 @@ void register_latency(CLI::App& root);
 void register_train(CLI::App& root);
 void register_bench_train(CLI::App& root);
 void register_supernet(CLI::App& root);
+void register_search(CLI::App& root);
 
 }  // namespace vitnas::cli

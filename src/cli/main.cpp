@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   vitnas::cli::register_train(app);
   vitnas::cli::register_bench_train(app);
   vitnas::cli::register_supernet(app);
+  vitnas::cli::register_search(app);
 
   try {
     vitnas::cli::set_command_line({argv, argv + argc});

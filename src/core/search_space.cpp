@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <type_traits>
 
 #include <nlohmann/json.hpp>
@@ -159,13 +160,14 @@ void validate_stage(const StageChoices& c, size_t index, const std::vector<int>&
 }
 
 // ---- sampling --------------------------------------------------------------------------
-// sample(), largest() and smallest() are one construction; only the chooser differs.
+// sample(), largest(), smallest() and build_arch() are one construction; only the chooser
+// differs. Each choice comes with its JSON path in the ArchSpec (outside() names the same paths).
 
 // Every draw consumes exactly one rng() value; the modulo bias is < n / 2^64.
 struct RandomChoice {
   std::mt19937_64& rng;
   template <typename T>
-  T operator()(const std::vector<T>& choices) const {
+  T operator()(const std::vector<T>& choices, const std::string&) const {
     return choices[static_cast<size_t>(rng() % choices.size())];
   }
 };
@@ -175,39 +177,63 @@ struct RandomChoice {
 struct ExtremeChoice {
   bool largest;
   template <typename T>
-  T operator()(const std::vector<T>& choices) const {
+  T operator()(const std::vector<T>& choices, const std::string&) const {
     const bool want_max = std::is_same_v<T, AttentionKind> ? !largest : largest;
     return want_max ? *std::max_element(choices.begin(), choices.end())
                     : *std::min_element(choices.begin(), choices.end());
   }
 };
 
+// A Decide callback's choice: the values as numbers (search_space.h says how).
+struct DecidedChoice {
+  const Decide& decide;
+  template <typename T>
+  T operator()(const std::vector<T>& choices, const std::string& path) const {
+    std::vector<double> values;
+    for (const T& c : choices) {
+      if constexpr (std::is_enum_v<T>)
+        values.push_back(static_cast<double>(static_cast<int>(c)));
+      else
+        values.push_back(static_cast<double>(c));
+    }
+    const size_t i = decide(path, values);
+    if (i >= choices.size())
+      throw std::logic_error(path + ": a Decide callback chose index " + std::to_string(i) +
+                             " of " + std::to_string(choices.size()) + " choices");
+    return choices[i];
+  }
+};
+
 // The hidden widths of `count` FFNs, one ratio chosen per FFN.
 template <typename Choose>
 std::vector<int> choose_ffns(int count, const std::vector<double>& ratios, int width,
-                             const Choose& choose) {
+                             const Choose& choose, const std::string& path) {
   std::vector<int> hidden;
-  for (int i = 0; i < count; ++i) hidden.push_back(scaled_width(choose(ratios), width));
+  for (int i = 0; i < count; ++i)
+    hidden.push_back(scaled_width(choose(ratios, index_path(path, size_t(i))), width));
   return hidden;
 }
 
 template <typename Choose>
-BlockSpec choose_block(const StageChoices& c, int width, const Choose& choose) {
+BlockSpec choose_block(const StageChoices& c, int width, const Choose& choose,
+                       const std::string& path) {
   BlockSpec b;
-  const int n_before = choose(c.ffn_before);
-  const int n_after = choose(c.ffn_after);
-  b.ffn_before = choose_ffns(n_before, c.ffn_ratio, width, choose);
-  b.ffn_after = choose_ffns(n_after, c.ffn_ratio, width, choose);
-  if (!choose(c.attention)) return b;
+  const int n_before = choose(c.ffn_before, path + ".ffn_before");
+  const int n_after = choose(c.ffn_after, path + ".ffn_after");
+  b.ffn_before = choose_ffns(n_before, c.ffn_ratio, width, choose, path + ".ffn_before");
+  b.ffn_after = choose_ffns(n_after, c.ffn_ratio, width, choose, path + ".ffn_after");
+  const std::string ap = path + ".attention";
+  if (!choose(c.attention, ap)) return b;
   AttentionSpec att;
-  att.cascade = choose(c.cascade);
-  const int heads = choose(head_choices(c, width));
+  att.cascade = choose(c.cascade, ap + ".cascade");
+  const int heads = choose(head_choices(c, width), ap + ".heads");
   for (int h = 0; h < heads; ++h) {
+    const std::string hp = index_path(ap + ".heads", size_t(h));
     HeadSpec head;
-    head.key_dim = choose(c.key_dim);
+    head.key_dim = choose(c.key_dim, hp + ".key_dim");
     head.v_dim = width / heads;
-    head.kernel = choose(c.kernel);
-    head.kind = choose(c.kinds);
+    head.kernel = choose(c.kernel, hp + ".kernel");
+    head.kind = choose(c.kinds, hp + ".kind");
     att.heads.push_back(head);
   }
   b.attention = att;
@@ -221,26 +247,30 @@ ArchSpec choose_arch(const SearchSpace& s, const Choose& choose, const std::stri
   ArchSpec a;
   a.family = Family::EfficientViT;
   a.name = name;
-  a.img_size = choose(s.img_size);
+  a.img_size = choose(s.img_size, "img_size");
   a.in_chans = s.in_chans;
   a.num_classes = s.num_classes;
   int prev_width = 0;
   for (size_t i = 0; i < s.stages.size(); ++i) {
     const StageChoices& c = s.stages[i];
+    const std::string sp = index_path("stages", i);
     StageSpec st;
-    st.embed_dim = choose(c.embed_dim);
+    st.embed_dim = choose(c.embed_dim, sp + ".embed_dim");
     st.window = c.window;
-    const int depth = choose(c.depth);
+    const int depth = choose(c.depth, sp + ".blocks");
     if (i > 0) {
+      const std::string dp = sp + ".downsample";
       DownsampleSpec d;
-      d.hidden = scaled_width(choose(c.downsample_ratio), prev_width);
-      const int n_before = choose(c.downsample_ffn_before);
-      const int n_after = choose(c.downsample_ffn_after);
-      d.ffn_before = choose_ffns(n_before, s.stages[i - 1].ffn_ratio, prev_width, choose);
-      d.ffn_after = choose_ffns(n_after, c.ffn_ratio, st.embed_dim, choose);
+      d.hidden = scaled_width(choose(c.downsample_ratio, dp + ".hidden"), prev_width);
+      const int n_before = choose(c.downsample_ffn_before, dp + ".ffn_before");
+      const int n_after = choose(c.downsample_ffn_after, dp + ".ffn_after");
+      d.ffn_before =
+          choose_ffns(n_before, s.stages[i - 1].ffn_ratio, prev_width, choose, dp + ".ffn_before");
+      d.ffn_after = choose_ffns(n_after, c.ffn_ratio, st.embed_dim, choose, dp + ".ffn_after");
       st.downsample = d;
     }
-    for (int b = 0; b < depth; ++b) st.blocks.push_back(choose_block(c, st.embed_dim, choose));
+    for (int b = 0; b < depth; ++b)
+      st.blocks.push_back(choose_block(c, st.embed_dim, choose, index_path(sp + ".blocks", size_t(b))));
     a.efficientvit.stages.push_back(st);
     prev_width = st.embed_dim;
   }
@@ -409,6 +439,10 @@ void validate(const SearchSpace& s) {
 
 ArchSpec sample(const SearchSpace& s, std::mt19937_64& rng) {
   return choose_arch(s, RandomChoice{rng}, "sample");
+}
+
+ArchSpec build_arch(const SearchSpace& s, const Decide& decide, const std::string& name) {
+  return choose_arch(s, DecidedChoice{decide}, name);
 }
 
 ArchSpec largest(const SearchSpace& s) { return choose_arch(s, ExtremeChoice{true}, "largest"); }

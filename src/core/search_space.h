@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -85,6 +86,19 @@ std::optional<std::string> outside(const SearchSpace& s, const ArchSpec& a);
 // Named "largest" and "smallest".
 ArchSpec largest(const SearchSpace& s);
 ArchSpec smallest(const SearchSpace& s);
+
+// ---- construction choice by choice (search's mutation and crossover) ---------------------
+
+// One choice of the construction: its JSON path in the ArchSpec, as outside() names it
+// ("img_size", "stages[1].embed_dim", "stages[1].blocks" for the depth, "stages[1].downsample
+// .hidden" for the ratio, "stages[1].blocks[0].ffn_before" for a count and ".ffn_before[2]" for
+// that FFN's ratio, ".attention" present or not, ".attention.cascade", ".attention.heads" for the
+// count, ".attention.heads[2].key_dim", ".kernel", ".kind"), and the values offered as numbers
+// (ratios as ratios, booleans 0/1, kinds by their index in kAttentionKinds). Returns the index
+// chosen. Choices come in sample()'s draw order.
+using Decide = std::function<size_t(const std::string& path, const std::vector<double>& values)>;
+// The network those choices build (always in the space).
+ArchSpec build_arch(const SearchSpace& s, const Decide& decide, const std::string& name);
 
 // ---- helpers shared with the profiler: what blocks can a space produce? -----------------
 

@@ -49,14 +49,16 @@ SupernetDir open_supernet(const std::string& dir, torch::Device device, bool ema
   return s;
 }
 
-SubnetEvaluator make_evaluator(SupernetDir& s, int64_t bn_batches, int threads) {
+SubnetEvaluator make_evaluator(SupernetDir& s, int64_t bn_batches, int threads,
+                               int64_t eval_images) {
   const Datasets data = open_datasets(s.recipe);
   const data::TransformOptions eval = transform_options(s.recipe, data.name, false);
   const torch::Device device = s.net->head->l->weight.device();
   TensorBatches calibration = load_batches(data.train, eval, s.recipe.batch_size, bn_batches,
                                            s.recipe.seed, threads, device);
-  TensorBatches split = load_batches(data.val ? data.val : data.test, eval,
-                                     std::max<int64_t>(s.recipe.batch_size, 256), -1,
+  const int64_t eval_batch = std::max<int64_t>(s.recipe.batch_size, 256);
+  TensorBatches split = load_batches(data.val ? data.val : data.test, eval, eval_batch,
+                                     eval_images > 0 ? (eval_images + eval_batch - 1) / eval_batch : -1,
                                      std::nullopt, threads, device);
   return SubnetEvaluator(*s.net, std::move(calibration), std::move(split));
 }

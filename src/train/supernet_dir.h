@@ -26,7 +26,10 @@ struct SupernetDir {
 SupernetDir open_supernet(const std::string& dir, torch::Device device, bool ema = false);
 
 // The evaluator of the run's validation split (its test set without one), recalibrating each
-// subnet on bn_batches batches of the training split (seeded order, no augmentation).
-SubnetEvaluator make_evaluator(SupernetDir& s, int64_t bn_batches, int threads);
+// subnet on bn_batches batches of the training split (seeded order, no augmentation). With
+// eval_images > 0 only the split's first images are evaluated (whole batches: a multiple of
+// max(batch, 256) images), what a search does to score thousands of subnets.
+SubnetEvaluator make_evaluator(SupernetDir& s, int64_t bn_batches, int threads,
+                               int64_t eval_images = -1);
 
 }  // namespace vitnas
