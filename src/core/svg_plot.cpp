@@ -102,8 +102,9 @@ std::string render_svg(const Plot& plot) {
   for (const auto& m : plot.markers) {
     o += "<line x1=\"" + num(px(m.x)) + "\" y1=\"" + num(kTop) + "\" x2=\"" + num(px(m.x)) +
          "\" y2=\"" + num(kTop + ph) + "\" stroke=\"#888\" stroke-dasharray=\"5,4\"/>\n";
-    o += "<text x=\"" + num(px(m.x) + 3) + "\" y=\"" + num(kTop + 12) + "\" fill=\"#555\">" +
-         escape(m.label) + "</text>\n";
+    // Written upwards along the line, so neighbouring markers' labels do not overlap.
+    o += "<text transform=\"translate(" + num(px(m.x) - 3) + "," + num(kTop + 4) +
+         ") rotate(-90)\" text-anchor=\"end\" fill=\"#555\">" + escape(m.label) + "</text>\n";
   }
   // Series, then the legend.
   for (const auto& s : plot.series) {
