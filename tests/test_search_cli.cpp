@@ -112,6 +112,8 @@ TEST_CASE("cli search: bad input is a one-line error that overwrites nothing", "
   const CliRun refused = run_cli(base + small);
   CHECK(refused.is_input_error());
   CHECK_THAT(refused.err, Contains("--allow-foreign-table"));
+  CHECK_THAT(run_cli(base + small + " --allow-foreign-table --measure").err,
+             Contains("--measure times networks on the table's device only"));
   const CliRun lacking = run_cli(base + small + " --allow-foreign-table");
   CHECK_THAT(lacking.err, Contains("has no entry"));
   CHECK(lacking.code == 2);

@@ -67,6 +67,7 @@ void check_table(const LatencyTable& table, const SearchCliOptions& o, const Sea
                         o.table);
   } catch (const InputError& e) {
     if (!o.allow_foreign) throw InputError(std::string(e.what()) + " (--allow-foreign-table searches with it anyway)");
+    require(!o.measure, std::string(e.what()) + ": --measure times networks on the table's device only");
     spdlog::warn("{}: searching with it anyway (--allow-foreign-table)", e.what());
   }
   for (const OpSignature& s : space_signatures(space, table.device.batch))
