@@ -5,13 +5,14 @@
 #      networks per generation, HV_GENS generations): the front's hypervolume;
 #   3. the full search: population 100, 30 generations, three latency budgets (0.6x, 1x, 1.5x
 #      the predicted latency of the hand-designed experiments/train/efficientvit_fmnist.json),
-#      timed, with every front network measured (--measure) and the hand-designed one marked;
-#   4. a latency/MACs-only search of 10 budgets on the m-space (experiments/tables/cpu_1t_b16.json).
+#      timed, with the budget picks measured (--measure) and the hand-designed one marked;
+#   4. a latency/MACs-only search of 10 budgets on the m-space, on a table of this machine
+#      (MTABLE, profiled when missing as experiments/latency_cpu.sh does), its 10 picks measured.
 # Accuracy is the supernet's (experiments/supernet_fmnist.sh trains it: SUPERNET=its dir), on
 # the first 1024 validation images after recalibrating BN on 4 training batches. Every step
 # resumes: rerun the same command after an interruption.
 # Usage: experiments/search_fmnist.sh [OUT_DIR]   (SUPERNET=runs/supernet_fmnist/supernet,
-#        VITNAS=./build/vitnas, HV_POP=50, HV_GENS=10)
+#        VITNAS=./build/vitnas, HV_POP=50, HV_GENS=10, MTABLE=OUT_DIR/mspace_cpu_1t_b16.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-runs/search_fmnist}"
@@ -48,9 +49,16 @@ budgets="$(python3 -c "print(','.join('%.3f' % (f * $hand_ms) for f in (0.6, 1.0
   > "$out/full.json.tmp" && mv "$out/full.json.tmp" "$out/full.json"; }
 
 # 4. Latency/MACs only, the m-space, 10 budgets.
+mtable="${MTABLE:-$out/mspace_cpu_1t_b16.json}"
+"$vitnas" profile --device cpu --threads 1 --batch 16 --space experiments/spaces/efficientvit_m.json \
+  --out "$mtable" --resume --log-level warn
+# Ten budgets evenly from m0's to m5's predicted latency.
+mbudgets="$(for m in m0 m5; do "$vitnas" latency predict --table "$mtable" --arch $m --json; done |
+  python3 -c 'import json,sys; d=json.JSONDecoder(); t=sys.stdin.read().strip(); a,i=d.raw_decode(t); b,_=d.raw_decode(t[i:].strip())
+lo,hi=a["ms"],b["ms"]; print(",".join("%.2f" % (lo+(hi-lo)*k/9) for k in range(10)))')"
 [ -f "$out/mspace.json" ] || { "$vitnas" search --space experiments/spaces/efficientvit_m.json \
-  --table experiments/tables/cpu_1t_b16.json --budgets 20,25,30,35,40,50,60,70,80,100 \
-  --mark m0,m1,m2,m3,m4,m5 --out "$out/mspace" --resume --json --log-level warn \
+  --table "$mtable" --budgets "$mbudgets" \
+  --mark m0,m1,m2,m3,m4,m5 --measure --out "$out/mspace" --resume --json --log-level warn \
   > "$out/mspace.json.tmp" && mv "$out/mspace.json.tmp" "$out/mspace.json"; }
 
 python3 experiments/search/summarize.py "$out" "$hand_ms"

@@ -2,6 +2,8 @@
 // validation statistics, table files and device fingerprints.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <set>
 
@@ -21,6 +23,7 @@
 
 using namespace vitnas;
 using Catch::Contains;
+using Catch::EndsWith;
 using Catch::Matchers::WithinRel;
 
 namespace {
@@ -240,6 +243,15 @@ TEST_CASE("latency table files round trip and reject corruption", "[latency]") {
 TEST_CASE("device fingerprints: a table refuses another device", "[latency]") {
   const DeviceInfo here = current_device(DeviceKind::cpu, 1, 16, "float32");
   CHECK(!here.model.empty());
+  // An x86 CPU's model carries its widest vector ISA: one model name covers machine kinds with
+  // and without AVX-512, whose op latencies differ by 2-3x.
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  const std::string info{std::istreambuf_iterator<char>(cpuinfo), std::istreambuf_iterator<char>()};
+  if (info.find("\nflags") != std::string::npos) {
+    const bool avx512 = info.find(" avx512f") != std::string::npos;
+    const bool avx2 = info.find(" avx2") != std::string::npos;
+    CHECK_THAT(here.model, EndsWith(avx512 ? "(avx512)" : avx2 ? "(avx2)" : "(no avx2)"));
+  }
   CHECK_NOTHROW(require_same_device(here, here, "t.json"));
   DeviceInfo other = here;
   other.threads = 2;

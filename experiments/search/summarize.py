@@ -54,11 +54,21 @@ for b in full["budgets"]:
         f"{b.get('measured_latency', float('nan')):.3f} ms ({b.get('error_pct', float('nan')):+.1f} %), "
         f"{b['params'] / 1e6:.3f} M params, {b['macs'] / 1e6:.2f} MMACs, "
         f"attention share {100 * b['attention_share']:.0f} %")
-errors = [abs(r["error_pct"]) for r in full["front"] if "error_pct" in r]
-if errors:
-    say(f"front networks measured: {len(errors)}; |prediction error| median {statistics.median(errors):.1f} %, "
-        f"max {max(errors):.1f} %, within 5 %: {sum(e <= 5 for e in errors)}, within 10 %: "
-        f"{sum(e <= 10 for e in errors)}")
+
+
+def measured_summary(rows, what):
+    seen = {}
+    for r in rows:
+        if r.get("error_pct") is not None:
+            seen[r["name"]] = abs(r["error_pct"])
+    errors = list(seen.values())
+    if errors:
+        say(f"{what} measured: {len(errors)}; |prediction error| median {statistics.median(errors):.1f} %, "
+            f"max {max(errors):.1f} %, within 5 %: {sum(e <= 5 for e in errors)}, within 10 %: "
+            f"{sum(e <= 10 for e in errors)}")
+
+
+measured_summary(full["budgets"] + full["front"], "networks")
 share = [r["attention_share"] for r in full["front"]]
 say(f"attention share (MHSA / (MHSA + FFN), every FFN counted) over the front: mean "
     f"{100 * statistics.mean(share):.0f} %, min {100 * min(share):.0f} %, max {100 * max(share):.0f} % "
@@ -70,8 +80,10 @@ say()
 say(f"== Latency/MACs only, m-space, 10 budgets: {m['evaluated']} networks scored in "
     f"{m['seconds']:.1f} s, front of {len(m['front'])} ==")
 for b in m["budgets"]:
-    say(f"budget {b['budget']:g} ms: {b['name']} {b['latency']:.2f} ms, {b['macs'] / 1e6:.1f} MMACs, "
-        f"attention share {100 * b['attention_share']:.0f} %")
+    say(f"budget {b['budget']:g} ms: {b['name']} predicted {b['latency']:.2f} ms, measured "
+        f"{b.get('measured_latency', float('nan')):.2f} ms ({b.get('error_pct', float('nan')):+.1f} %), "
+        f"{b['macs'] / 1e6:.1f} MMACs, attention share {100 * b['attention_share']:.0f} %")
+measured_summary(m["budgets"], "budget picks")
 for mk in m["marks"]:
     say(f"  preset {mk['name']}: {mk['latency']:.2f} ms, {mk['macs'] / 1e6:.1f} MMACs")
 

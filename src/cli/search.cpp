@@ -2,6 +2,7 @@
 // --pareto]: NSGA-II (or --strategy random, the baseline) over a space's networks, scored by the
 // device's latency model and, with a supernet, by inherited-weight accuracy. Writes front.json,
 // front.csv, front.svg, front/*.json, history.jsonl and state.json (--resume continues it).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -95,12 +96,20 @@ std::vector<MarkedNetwork> load_marks(const std::string& list, const SearchSpace
   return out;
 }
 
-// --measure: each front network timed on the table's device (`latency validate`'s protocol).
-std::map<size_t, Measured> measure_front(const LatencyTable& table, const SearchState& s,
-                                         const SearchConfig& c, double seconds) {
+// --measure: the networks reported (the budget picks with --budgets, else the whole front)
+// timed on the table's device (`latency validate`'s protocol).
+std::map<size_t, Measured> measure_reported(const LatencyTable& table, const SearchState& s,
+                                            const SearchConfig& c, const std::vector<double>& budgets,
+                                            double seconds) {
+  std::vector<size_t> chosen;
+  if (budgets.empty()) {
+    chosen = pareto_front(s, c);
+  } else {
+    for (const auto& pick : budget_picks(s, c, budgets))
+      if (pick && std::find(chosen.begin(), chosen.end(), *pick) == chosen.end()) chosen.push_back(*pick);
+  }
   std::vector<ArchSpec> archs;
-  const std::vector<size_t> front = pareto_front(s, c);
-  for (size_t i : front) {
+  for (size_t i : chosen) {
     archs.push_back(s.archive[i].genotype.arch);
     archs.back().name = s.archive[i].name();
   }
@@ -110,7 +119,7 @@ std::map<size_t, Measured> measure_front(const LatencyTable& table, const Search
   const auto rows = run_validation(table, archs, device, TimingOptions{0.2, 2, seconds, 5, 0.0}, 3,
                                    [&](double f, const std::string&) { bar.update(f); });
   std::map<size_t, Measured> out;
-  for (size_t k = 0; k < rows.size(); ++k) out[front[k]] = {rows[k].measured_ms, rows[k].spread};
+  for (size_t k = 0; k < rows.size(); ++k) out[chosen[k]] = {rows[k].measured_ms, rows[k].spread};
   return out;
 }
 
@@ -204,7 +213,8 @@ void run_search_command(SearchCliOptions o) {
   report.has_accuracy = with_accuracy;
   report.budgets = budgets;
   report.marks = marks;
-  if (o.measure) report.measured = measure_front(table, state, o.config, o.measure_seconds);
+  if (o.measure)
+    report.measured = measure_reported(table, state, o.config, budgets, o.measure_seconds);
   nlohmann::json result = write_front(o.out, state, o.config, report);
   result["seconds"] = seconds;
   if (o.common.json) {
@@ -262,8 +272,9 @@ void register_search(CLI::App& root) {
   cmd->add_option("--mark", o->marks, "reference networks for the plot and report (presets or "
                                       "ArchSpec files, comma-separated)");
   cmd->add_flag("--resume", o->resume, "continue the search saved in --out");
-  cmd->add_flag("--measure", o->measure, "time every front network on this machine (the table's "
-                                         "device) and report the prediction error");
+  cmd->add_flag("--measure", o->measure, "time the reported networks (the budget picks, else the "
+                                         "front) on this machine, the table's device, and report "
+                                         "the prediction error");
   cmd->add_option("--measure-seconds", o->measure_seconds, "timed seconds per network")->capture_default_str();
   cmd->add_flag("--allow-foreign-table", o->allow_foreign,
                 "search with a cpu/cuda table made on another machine (warns)");
