@@ -100,6 +100,8 @@ TEST_CASE("cli search: bad input is a one-line error that overwrites nothing", "
   CHECK(run_cli(search_args(out, small + " --objectives speed,latency")).is_input_error());
   CHECK(run_cli(search_args(out, small + " --measure")).is_input_error());  // an mpc table
   CHECK(run_cli(search_args(out, small + " --strategy greedy")).is_input_error());
+  CHECK(run_cli(search_args(out, small + " --population 1")).is_input_error());  // before any log line
+  CHECK(run_cli(search_args(out, small + " --budgets abc")).is_input_error());
   CHECK_FALSE(fs::exists(out + "/state.json"));
 
   // A cpu table made on another machine is refused; allowed, it still must price the space.

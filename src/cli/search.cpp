@@ -140,8 +140,6 @@ void run_search_command(SearchCliOptions o) {
   require(!o.space.empty() || !o.supernet.empty(), "give --space S.json or --supernet DIR (or both)");
   require(!(o.pareto && !o.budgets.empty()), "give --budgets or --pareto, not both");
   o.config.strategy = strategy_of(o.strategy);
-  require(o.config.mutation_prob >= 0 && o.config.mutation_prob <= 1, "--mutation-prob: in [0, 1]");
-  require(o.config.crossover_prob >= 0 && o.config.crossover_prob <= 1, "--crossover-prob: in [0, 1]");
   const bool with_accuracy = !o.supernet.empty();
   o.config.objectives =
       parse_objectives(o.objectives.empty() ? (with_accuracy ? "accuracy,latency" : "macs:max,latency")
@@ -150,6 +148,7 @@ void run_search_command(SearchCliOptions o) {
     require(obj.metric != Metric::accuracy || with_accuracy,
             "--objectives: accuracy needs --supernet DIR (a trained supernet of the space)");
   const std::vector<double> budgets = parse_budgets(o.budgets);
+  validate(o.config);
 
   const LatencyTable table = load_table(o.table);
   const auto latency = make_latency_model(table);

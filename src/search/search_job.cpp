@@ -61,8 +61,7 @@ class Job {
       : space_(space), c_(config), score_(score), job_(job), progress_(progress) {}
 
   SearchState run() {
-    require(c_.population >= 2, "--population: must be >= 2");
-    require(c_.generations >= 0, "--generations: must be >= 0");
+    validate(c_);
     std::filesystem::create_directories(job_.out);
     const std::string state_file = job_.out + "/state.json";
     if (job_.resume && std::filesystem::exists(state_file)) {
@@ -260,6 +259,14 @@ class Job {
 };
 
 }  // namespace
+
+void validate(const SearchConfig& c) {
+  require(c.population >= 2, "--population: must be >= 2");
+  require(c.generations >= 0, "--generations: must be >= 0");
+  require(c.mutation_prob >= 0 && c.mutation_prob <= 1, "--mutation-prob: in [0, 1]");
+  require(c.crossover_prob >= 0 && c.crossover_prob <= 1, "--crossover-prob: in [0, 1]");
+  require(c.objectives.size() >= 2, "--objectives: give at least two objectives");
+}
 
 Strategy strategy_of(const std::string& name) {
   if (name == "nsga2") return Strategy::nsga2;

@@ -42,6 +42,10 @@ struct SearchConfig {
   Constraints constraints;
 };
 
+// InputError naming the flag: population < 2, generations < 0, a probability outside [0, 1],
+// fewer than two objectives. run_search() checks it too.
+void validate(const SearchConfig& c);
+
 struct Candidate {
   Genotype genotype;
   Scores scores;
