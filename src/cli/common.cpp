@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -115,6 +116,8 @@ torch::Device parse_device(const std::string& name) {
             "--device " + name + ": this LibTorch build or machine has no CUDA device");
   return device;
 }
+
+int machine_cores() { return std::max(1, int(std::thread::hardware_concurrency())); }
 
 void set_threads(int threads) {
   require(threads >= 1, "--threads: must be >= 1, got " + std::to_string(threads));

@@ -32,6 +32,7 @@ std::vector<std::string> expand_config(const CLI::App& root, std::vector<std::st
 // Validated torch settings.
 torch::Device parse_device(const std::string& name);  // "cpu", "cuda", "cuda:1"
 void set_threads(int threads);                          // intra-op threads (>= 1)
+int machine_cores();                                    // hardware threads (>= 1)
 
 // An architecture (preset or JSON) built as a model, with weights if a path is given, else
 // the default initialisation with `seed`.

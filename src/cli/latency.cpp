@@ -150,7 +150,7 @@ void run_validate(const ValidateOptions& o) {
     nets = sample_distinct(load_space(o.space), o.samples, o.seed, calibration, "val-");
   }
   for (const auto& a : o.archs) nets.push_back(load_arch(a));
-  TimingOptions timing{0.2, 2, o.seconds, 5, 0.0};
+  const TimingOptions timing = validation_timing(o.seconds);
   spdlog::info("validate {}: {} networks, {} s each in {} rounds", o.table, nets.size(), o.seconds, o.rounds);
 
   Progress bar("validate");

@@ -8,7 +8,6 @@
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -116,7 +115,7 @@ std::map<size_t, Measured> measure_reported(const LatencyTable& table, const Sea
   set_threads(table.device.threads);
   const torch::Device device(table.device.kind == DeviceKind::cuda ? "cuda" : "cpu");
   Progress bar("measure");
-  const auto rows = run_validation(table, archs, device, TimingOptions{0.2, 2, seconds, 5, 0.0}, 3,
+  const auto rows = run_validation(table, archs, device, validation_timing(seconds), 3,
                                    [&](double f, const std::string&) { bar.update(f); });
   std::map<size_t, Measured> out;
   for (size_t k = 0; k < rows.size(); ++k) out[chosen[k]] = {rows[k].measured_ms, rows[k].spread};
@@ -154,7 +153,7 @@ void run_search_command(SearchCliOptions o) {
   const auto latency = make_latency_model(table);
   require(!o.measure || table.device.kind != DeviceKind::mpc,
           "--measure times networks on this machine; an mpc table's latency is a model");
-  set_threads(o.threads > 0 ? o.threads : std::max(1, int(std::thread::hardware_concurrency())));
+  set_threads(o.threads > 0 ? o.threads : machine_cores());
 
   std::optional<SupernetDir> supernet;
   std::unique_ptr<SubnetEvaluator> accuracy;

@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <memory>
 #include <sstream>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -58,7 +57,7 @@ std::vector<ArchSpec> load_archs(const std::string& list, const SearchSpace& spa
 SupernetDir open(const SubnetOptions& o) {
   apply_common_options(o.common);
   require(o.bn_batches >= -1, "--bn-batches: must be >= 0");
-  set_threads(o.threads > 0 ? o.threads : std::max(1, int(std::thread::hardware_concurrency())));
+  set_threads(o.threads > 0 ? o.threads : machine_cores());
   return open_supernet(o.supernet, parse_device(o.device), o.ema);
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -90,7 +89,7 @@ void run_training_command(const TrainCliOptions& o, TrainRecipe recipe) {
               std::to_string(env.world_size));
   if (env.rank != 0) spdlog::set_level(spdlog::level::warn);  // one rank speaks
   // Default: the cores shared out between the local processes.
-  const int cores = std::max(1, int(std::thread::hardware_concurrency()));
+  const int cores = machine_cores();
   set_threads(o.runtime.threads > 0 ? o.runtime.threads
                                     : std::max(1, cores / int(env.world_size)));
 

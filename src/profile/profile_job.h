@@ -52,6 +52,9 @@ struct ValidationRow {
   double spread = 0;  // of the measurement
 };
 
+// The whole-network timing of `latency validate` and `search --measure`: `seconds` per network.
+inline TimingOptions validation_timing(double seconds) { return {0.2, 2, seconds, 5, 0.0}; }
+
 // Measures each network end to end on the table's device, in `rounds` round-robin rounds of
 // timing.seconds / rounds each (median of the rounds), and predicts it from the table.
 std::vector<ValidationRow> run_validation(const LatencyTable& table, const std::vector<ArchSpec>& networks,
