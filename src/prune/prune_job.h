@@ -1,0 +1,58 @@
+// `vitnas prune`: a trained network made to fit a budget, in steps (HALP's iterative schedule).
+// Each step s of K: Taylor (or magnitude, random) importance of the current network's groups on
+// training batches, the knapsack to the step's target (the start cost moved linearly to the
+// final target), the physical shrink, then a fine-tune distilled from the unpruned network
+// (--finetune-epochs between steps, the recipe's --epochs after the last). Costs come from the
+// latency model of the table (widths the table lacks are measured first, on this machine), or
+// from MACs.
+//
+//   DIR/prune.json            the configuration (a resumed run must present the same)
+//   DIR/table.json            the table with the widths pruning needs measured in
+//   DIR/prune_log.jsonl       one line per step (0: the unpruned network): target, predicted and
+//                             measured latency, MACs, params, kept channels by group type, val top-1
+//   DIR/steps/S/              arch.json, pruned.safetensors (the cut), scores.csv, finetune/
+//   DIR/arch.json, DIR/weights.safetensors, DIR/scores.csv   the result (after the last step)
+// Every file is written atomically; a step's log line is written last, so a run killed anywhere
+// resumes (--resume) at the step it was in, its fine-tune from its last epoch checkpoint.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "prune/importance.h"
+#include "prune/selection.h"
+#include "train/train_config.h"
+
+namespace vitnas::prune {
+
+struct PruneConfig {
+  std::string arch, weights;  // the trained network
+  std::string table;          // latency table JSON; empty: MACs are the cost
+  double target_ms = 0, target_ratio = 0, target_macs = 0;  // exactly one is set
+  std::string importance = "taylor";
+  int importance_batches = 16, importance_batch_size = 64;
+  SelectOptions select;
+  int steps = 1;
+  int64_t finetune_epochs = 0;  // between steps; after the last, recipe.epochs
+  TrainRecipe recipe;           // data and fine-tune settings; arch, init and teacher are set here
+  TrainRuntime runtime;
+  bool profile_missing = true;     // measure the widths the table lacks (on this machine)
+  bool measure = true;             // time each step's network on the table's device
+  double measure_seconds = 2.0;
+  bool allow_foreign_table = false;  // a cpu/cuda table of another machine: no measuring
+  std::string out;
+  bool resume = false;
+};
+
+// InputError naming the flag.
+void validate(const PruneConfig& c);
+nlohmann::json config_to_json(const PruneConfig& c);
+
+using PruneProgress = std::function<void(double fraction, const std::string& what)>;
+
+// Runs (or resumes) the job; returns the last log line.
+nlohmann::json run_prune(const PruneConfig& c, const PruneProgress& progress = {});
+
+}  // namespace vitnas::prune

@@ -1,0 +1,227 @@
+// Structural pruning: every group is cut with all its coupled weights (the pruned network's output
+// equals the unpruned network's with the same channels zeroed through their masks, for both
+// families, every group type, units included), the Taylor score is the loss's derivative along
+// the group's weights (checked against a finite difference of the loss), and the budgeted
+// selection meets its target, keeps the most important channels and refuses an impossible one.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "core/arch_spec.h"
+#include "core/complexity.h"
+#include "models/weights.h"
+#include "prune/groups.h"
+#include "prune/importance.h"
+#include "prune/selection.h"
+#include "prune/shrink.h"
+#include "fixtures.h"
+#include "torch_fixtures.h"
+
+using namespace vitnas;
+using namespace vitnas::prune;
+using vitnas::test::max_abs_diff;
+using vitnas::test::perturb;
+
+namespace {
+
+// m0 at 64 px with a non-cascaded, mixed-kind mixer (free v widths), two FFNs before it and a
+// subsample with FFNs on both sides: every efficientvit group type occurs.
+ArchSpec hetero() {
+  nlohmann::json j = arch_to_json(preset("m0"));
+  j["img_size"] = 64;
+  j["num_classes"] = 10;
+  auto& b = j["stages"][1]["blocks"][0];
+  b["ffn_before"] = {96, 64};
+  b["attention"]["cascade"] = false;
+  b["attention"]["heads"] = nlohmann::json::array(
+      {{{"key_dim", 16}, {"v_dim", 24}, {"kernel", 3}, {"kind", "relu_softmax"}},
+       {{"key_dim", 12}, {"v_dim", 40}, {"kernel", 5}, {"kind", "scaling"}},
+       {{"key_dim", 16}, {"v_dim", 32}, {"kernel", 7}, {"kind", "softmax"}},
+       {{"key_dim", 8}, {"v_dim", 16}, {"kernel", 3}, {"kind", "softmax"}}});
+  j["stages"][2]["downsample"]["ffn_after"] = {384, 192};
+  return arch_from_json(j);
+}
+
+ArchSpec small_vit() {
+  nlohmann::json j = arch_to_json(preset("vit_7_4_32"));
+  j["layers"][1]["heads"][0]["kind"] = "relu_softmax";
+  j["layers"][2]["heads"][1]["kind"] = "scaling";
+  return arch_from_json(j);
+}
+
+// A random plan over every allowed width, units removed with probability 1/3.
+Plan random_plan(const std::vector<Dimension>& dims, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  SelectOptions o;
+  o.round_to = 4;
+  o.round_qk = 2;
+  Plan p = full_plan(dims);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const std::vector<int> w = allowed_widths(dims[i], o);
+    if (is_unit(dims[i].type)) p.widths[i] = rng() % 3 == 0 ? 0 : 1;
+    else p.widths[i] = w[rng() % w.size()];
+  }
+  return p;
+}
+
+double pruned_vs_masked(const ArchSpec& spec, uint64_t seed) {
+  torch::manual_seed(int64_t(seed));
+  Classifier model = build_model(spec);
+  perturb(*model, seed);
+  model->eval();
+  const auto dims = dimensions(spec);
+  Plan plan = random_plan(dims, seed);
+  // A plan that leaves no network (a vit layer without heads) is not one select() makes.
+  for (int tries = 0; tries < 50; ++tries) {
+    try {
+      apply(spec, dims, plan);
+      break;
+    } catch (const InputError&) {
+      plan = random_plan(dims, seed + 1000 + uint64_t(tries));
+    }
+  }
+  const Scores scores = random_scores(dims, seed);
+  Classifier pruned = shrink(*model, dims, plan, scores);
+  pruned->eval();
+  const torch::Tensor x = torch::randn({2, spec.in_chans, spec.img_size, spec.img_size});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor y_pruned = pruned->forward(x);
+  load_state_dict(*model, masked(*model, dims, plan, scores), "masked");
+  return max_abs_diff(y_pruned, model->forward(x));
+}
+
+}  // namespace
+
+TEST_CASE("groups of m0 follow the ArchSpec walk", "[prune]") {
+  const auto dims = dimensions(preset("m0"));
+  std::map<std::string, int> count;
+  for (const Dimension& d : dims) count[to_string(d.type)] += 1;
+  // m0: 6 blocks of 2 FFNs + 2 subsamples of 2 FFNs each = 16 FFNs; 6 mixers of 4 cascaded heads.
+  CHECK(count["stem_hidden"] == 3);  // 8, 16, 32; the last (64) is the embedding
+  CHECK(count["ffn_hidden"] == 16);
+  CHECK(count["dw_ffn"] == 16);
+  CHECK(count["mixer"] == 6);
+  CHECK(count["qk"] == 24);
+  CHECK(count["v"] == 0);  // cascade ties v to the chunk
+  CHECK(count["merge_hidden"] == 2);
+  CHECK(count["se_hidden"] == 2);
+  const Dimension& ffn = dims[4];
+  CHECK(ffn.name == "blocks1.0.ffn0");
+  CHECK(ffn.size == 128);
+  CHECK(ffn.coupled.back().key == "blocks1.0.ffn0.m.pw2.c.weight");
+  CHECK(ffn.coupled.back().axis == 1);
+  // The weights the groups name exist with the extents they claim.
+  Classifier model = build_model(preset("m0"));
+  std::map<std::string, torch::Tensor> sd;
+  for (auto& [k, t] : state_dict(*model)) sd[k] = t;
+  for (const Dimension& d : dims)
+    for (const auto* list : {&d.coupled, &d.mask})
+      for (const Slice& s : *list) {
+        INFO(d.name << " " << s.key);
+        REQUIRE(sd.count(s.key));
+        CHECK(s.offset + s.length <= sd[s.key].size(s.axis));
+        CHECK(s.length % d.size == 0);
+      }
+}
+
+TEST_CASE("pruned network == masked network, every group type, both families", "[prune]") {
+  for (uint64_t seed : {1, 2, 3}) {
+    CHECK(pruned_vs_masked(preset("m0"), seed) < 1e-5);
+    CHECK(pruned_vs_masked(hetero(), seed) < 1e-5);
+    CHECK(pruned_vs_masked(small_vit(), seed) < 1e-5);
+  }
+}
+
+TEST_CASE("the pruned ArchSpec has the plan's widths and round-trips", "[prune]") {
+  const ArchSpec spec = hetero();
+  const auto dims = dimensions(spec);
+  Plan plan = full_plan(dims);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i].name == "blocks2.3.ffn1") plan.widths[i] = 40;
+    if (dims[i].name == "blocks2.3.mixer.head1.v") plan.widths[i] = 8;
+    if (dims[i].name == "blocks2.3.mixer.head0.qk") plan.widths[i] = 4;
+    if (dims[i].name == "blocks2.3.ffn0.pair") plan.widths[i] = 0;  // the DW + FFN 96 goes
+    if (dims[i].name == "blocks3.1.hidden") plan.widths[i] = 200;
+  }
+  const ArchSpec p = apply(spec, dims, plan);
+  const BlockSpec& b = p.efficientvit.stages[1].blocks[0];
+  CHECK(b.ffn_before == std::vector<int>{40});
+  CHECK(b.attention->heads[1].v_dim == 8);
+  CHECK(b.attention->heads[0].key_dim == 4);
+  CHECK(p.efficientvit.stages[2].downsample->hidden == 200);
+  CHECK(arch_from_json(arch_to_json(p)) == p);
+}
+
+TEST_CASE("taylor score == (d loss / d scale of the group's weights)^2 (finite difference)", "[prune]") {
+  torch::manual_seed(5);
+  const ArchSpec spec = hetero();
+  Classifier model = build_model(spec);
+  perturb(*model, 5);
+  move_to(*model, torch::kCPU, torch::kDouble);
+  const auto dims = dimensions(spec);
+  TensorBatches batch;
+  batch.images.push_back(torch::randn({4, 3, 64, 64}, torch::kDouble));
+  batch.labels.push_back(torch::tensor({1, 3, 5, 7}, torch::kLong));
+  const Scores taylor = taylor_scores(*model, dims, batch);
+
+  std::map<std::string, torch::Tensor> params;
+  for (auto& p : model->named_parameters()) params[p.key()] = p.value();
+  const auto loss = [&] {
+    torch::NoGradGuard no_grad;
+    model->eval();
+    return torch::nn::functional::cross_entropy(model->forward(batch.images[0]), batch.labels[0]).item<double>();
+  };
+  // Scaling channel j's weights by (1 + e): dL/de at 0 = sum of w * dL/dw over them.
+  const auto scale = [&](const Dimension& d, int64_t j, double f) {
+    torch::NoGradGuard no_grad;
+    for (const Slice& s : d.coupled)
+      if (params.count(s.key)) params[s.key].narrow(s.axis, s.offset + j * (s.length / d.size), s.length / d.size).mul_(f);
+    for (const std::string& m : d.modules)
+      for (auto& [k, p] : params)
+        if (k.rfind(m + ".", 0) == 0) p.mul_(f);
+  };
+  int checked = 0;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const Dimension& d = dims[i];
+    if (d.name != "blocks2.3.ffn0" && d.name != "blocks2.3.mixer.head1.qk" && d.name != "blocks2.3.mixer.head2.v" &&
+        d.name != "blocks3.1.hidden" && d.name != "blocks2.3.mixer" && d.name != "blocks1.0.ffn1.pair")
+      continue;
+    const int64_t j = d.size / 2;
+    const double e = 1e-5;
+    scale(d, j, 1 + e);
+    const double up = loss();
+    scale(d, j, (1 - e) / (1 + e));
+    const double down = loss();
+    scale(d, j, 1 / (1 - e));
+    const double derivative = (up - down) / (2 * e);
+    INFO(d.name);
+    CHECK(std::sqrt(taylor[i][size_t(j)]) == Approx(std::abs(derivative)).epsilon(1e-4).margin(1e-10));
+    ++checked;
+  }
+  CHECK(checked == 6);
+}
+
+TEST_CASE("selection meets a MACs budget, keeps the important channels, refuses the impossible", "[prune]") {
+  const ArchSpec spec = hetero();
+  const auto dims = dimensions(spec);
+  const Scores scores = random_scores(dims, 7);
+  const CostFn macs = [](const ArchSpec& a) { return double(complexity(a).macs); };
+  const double full = macs(spec);
+  SelectOptions o;
+  const Selection s = select(spec, dims, scores, macs, 0.5 * full, o);
+  CHECK(s.cost <= 0.5 * full);
+  CHECK(s.cost == macs(s.arch));
+  CHECK(s.cost > 0.45 * full);  // gives back what fits
+  CHECK(s.kept_value < s.total_value);
+  // Same inputs, same decisions.
+  CHECK(select(spec, dims, scores, macs, 0.5 * full, o).plan.widths == s.plan.widths);
+  // Kept channels are the top-scoring ones.
+  const std::vector<double> sc{0.5, 3.0, 1.0, 2.0, 0.1};
+  CHECK(kept_channels(sc, 2) == std::vector<int64_t>{1, 3});
+  CHECK(kept_channels(sc, 0).empty());
+  // A target no network of this kind reaches.
+  CHECK_THROWS_AS(select(spec, dims, scores, macs, 1.0, o), InputError);
+}

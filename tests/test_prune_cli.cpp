@@ -1,0 +1,194 @@
+// `vitnas prune` end to end on small synthetic data: the run directory and its log, each step
+// within its target, a result the other commands load, resume after a step is lost (the same
+// weights, bit for bit, with one thread), and bad input (a target below the smallest reachable
+// network, weights of another network, a table of another machine or lacking widths, a corrupt
+// log, an existing run without --resume) as one-line errors that write nothing.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include <torch/torch.h>
+
+#include "core/io.h"
+#include "core/safetensors.h"
+#include "cli_runner.h"
+
+using namespace vitnas;
+using namespace vitnas::test;
+using Catch::Matchers::Contains;
+using nlohmann::json;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string spec_file(const char* name, const char* spec) {
+  const std::string path = scratch_path(name);
+  write_text(path, spec);
+  return path;
+}
+
+// The custom network (every efficientvit group type, a distillation head), trained one epoch.
+const std::string& custom_weights() {
+  static const std::string dir = [] {
+    const std::string d = scratch_path("prune_custom_trained");
+    fs::remove_all(d);
+    const CliRun r = run_cli("train --arch " + q(spec_file("prune_custom.json", kCustomSpec)) +
+                             " --data synthetic:512 --epochs 1 --warmup-epochs 0 --batch 32 --threads 1 "
+                             "--log-level warn --no-progress --out " + q(d));
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+    return d;
+  }();
+  return dir;
+}
+
+// An MPC table prices any network analytically: valid on every machine.
+const std::string& mpc_table() {
+  static const std::string t = [] {
+    const std::string path = scratch_path("prune_mpc_table.json");
+    fs::remove(path);
+    REQUIRE(run_cli("profile --device mpc --arch " + q(scratch_path("prune_custom.json")) + " --out " + q(path) +
+                    " --log-level warn").code == 0);
+    return path;
+  }();
+  return t;
+}
+
+std::string prune_args(const std::string& out, const std::string& extra) {
+  return "prune --arch " + q(custom_weights() + "/arch.json") + " --weights " +
+         q(custom_weights() + "/weights.safetensors") + " --data synthetic:512 --batch 32 --threads 1 "
+         "--importance-batches 2 --importance-batch-size 16 --log-level warn --no-progress --out " + q(out) + " " + extra;
+}
+
+std::vector<json> log_lines(const std::string& dir) {
+  std::vector<json> out;
+  std::istringstream in(read_text(dir + "/prune_log.jsonl"));
+  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cli prune: steps meet their targets, the result loads everywhere, resume is exact", "[prune][cli]") {
+  custom_weights();
+  const std::string out = scratch_path("prune_run");
+  fs::remove_all(out);
+  const CliRun r = run_cli(prune_args(out, "--table " + q(mpc_table()) +
+                                               " --target-ratio 0.6 --steps 2 --finetune-epochs 1 --epochs 1 --json"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  for (const char* f : {"arch.json", "weights.safetensors", "scores.csv", "prune_log.jsonl", "prune.json",
+                        "steps/1/pruned.safetensors", "steps/2/finetune/weights.safetensors"})
+    CHECK(fs::exists(out + "/" + f));
+  const auto lines = log_lines(out);
+  REQUIRE(lines.size() == 3);
+  const double c0 = lines[0]["predicted"];
+  CHECK(lines[0]["target"].is_null());
+  for (int s : {1, 2}) {
+    const double target = lines[size_t(s)]["target"];
+    CHECK(target == Approx(c0 - (c0 - 0.6 * c0) * s / 2.0));  // linear schedule
+    CHECK(lines[size_t(s)]["predicted"].get<double>() <= target);
+    CHECK(lines[size_t(s)]["unit"] == "s");
+    CHECK(lines[size_t(s)].contains("val_top1"));
+    CHECK(lines[size_t(s)]["macs"].get<double>() < lines[0]["macs"].get<double>());
+  }
+  CHECK(r.out_json()["step"] == 2);
+  // The result is an ordinary network.
+  const std::string arch = q(out + "/arch.json"), weights = q(out + "/weights.safetensors");
+  CHECK(run_cli("info --arch " + arch).code == 0);
+  const std::string input = scratch_path("prune_input.safetensors"), logits = scratch_path("prune_logits.safetensors");
+  safetensors::save(input, {{"input", torch::randn({2, 3, 32, 32})}});
+  const CliRun fwd = run_cli("forward --arch " + arch + " --weights " + weights + " --fused --log-level warn --input " +
+                             q(input) + " --output " + q(logits));
+  INFO(fwd.err);
+  CHECK(fwd.code == 0);
+  CHECK(safetensors::load(logits).tensors.at(0).second.sizes() == torch::IntArrayRef{2, 10});
+  CHECK(run_cli("latency predict --table " + q(mpc_table()) + " --arch " + arch).code == 0);
+  const CliRun scores = run_cli("info --arch " + arch);
+  CHECK_THAT(read_text(out + "/scores.csv"), Contains("dimension,type,channel,score"));
+
+  // Lose step 2 (as a kill -9 before its log line would) and resume: the same network, bit for bit.
+  const std::string again = scratch_path("prune_run_again");
+  fs::remove_all(again);
+  fs::copy(out, again, fs::copy_options::recursive);
+  fs::remove_all(again + "/steps/2");
+  fs::remove(again + "/arch.json");
+  write_text(again + "/prune_log.jsonl", lines[0].dump() + "\n" + lines[1].dump() + "\n");
+  const CliRun resumed = run_cli(prune_args(again, "--table " + q(mpc_table()) +
+                                                   " --target-ratio 0.6 --steps 2 --finetune-epochs 1 --epochs 1 --resume"));
+  INFO(resumed.err);
+  REQUIRE(resumed.code == 0);
+  CHECK(read_text(again + "/weights.safetensors") == read_text(out + "/weights.safetensors"));
+  CHECK(log_lines(again).size() == 3);
+
+  // Resuming with other settings, or over a corrupt log, is refused and changes nothing.
+  const CliRun other = run_cli(prune_args(again, "--table " + q(mpc_table()) +
+                                                 " --target-ratio 0.5 --steps 2 --finetune-epochs 1 --epochs 1 --resume"));
+  CHECK(other.is_input_error());
+  CHECK_THAT(other.err, Contains("target_ratio"));
+  write_text(again + "/prune_log.jsonl", "{\"step\": 0}\nnot json\n");
+  const CliRun corrupt = run_cli(prune_args(again, "--table " + q(mpc_table()) +
+                                                   " --target-ratio 0.6 --steps 2 --finetune-epochs 1 --epochs 1 --resume"));
+  CHECK(corrupt.is_input_error());
+  CHECK_THAT(corrupt.err, Contains("prune_log.jsonl line 2 is corrupt"));
+  CHECK(read_text(again + "/prune_log.jsonl") == "{\"step\": 0}\nnot json\n");
+  const CliRun exists = run_cli(prune_args(out, "--table " + q(mpc_table()) + " --target-ratio 0.6"));
+  CHECK(exists.is_input_error());
+  CHECK_THAT(exists.err, Contains("--resume"));
+}
+
+TEST_CASE("cli prune: a vit to a MACs budget", "[prune][cli]") {
+  const std::string trained = scratch_path("prune_vit_trained"), out = scratch_path("prune_vit");
+  fs::remove_all(trained);
+  fs::remove_all(out);
+  REQUIRE(run_cli("train --arch " + q(spec_file("prune_vit.json", kTinyViTSpec)) +
+                  " --data synthetic:256 --epochs 1 --warmup-epochs 0 --batch 32 --threads 1 --log-level warn "
+                  "--no-progress --out " + q(trained)).code == 0);
+  const CliRun r = run_cli("prune --arch " + q(trained + "/arch.json") + " --weights " + q(trained + "/weights.safetensors") +
+                           " --data synthetic:256 --target-ratio 0.5 --importance-batches 2 --threads 1 "
+                           "--log-level warn --no-progress --json --out " + q(out));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json last = r.out_json();
+  CHECK(last["unit"] == "MACs");
+  CHECK(last["macs"].get<double>() <= 0.5 * log_lines(out)[0]["macs"].get<double>());
+  CHECK(run_cli("info --arch " + q(out + "/arch.json")).code == 0);
+}
+
+TEST_CASE("cli prune: bad input is a one-line error and writes nothing", "[prune][cli]") {
+  custom_weights();
+  const std::string out = scratch_path("prune_bad");
+  fs::remove_all(out);
+  // Below the smallest network the groups reach.
+  const CliRun low = run_cli(prune_args(out, "--table " + q(mpc_table()) + " --target-ratio 0.01"));
+  CHECK(low.is_input_error());
+  CHECK_THAT(low.err, Contains("below the smallest network this pruning reaches"));
+  CHECK(!fs::exists(out + "/prune.json"));
+  // Weights of another network.
+  const CliRun wrong = run_cli("prune --arch m0 --weights " + q(custom_weights() + "/weights.safetensors") +
+                               " --data synthetic:64 --target-ratio 0.5 --out " + q(out + "_w"));
+  CHECK(wrong.is_input_error());
+  CHECK(!fs::exists(out + "_w"));
+  // A cpu table of another machine; with --allow-foreign-table, one lacking the widths.
+  json table = read_json_file(std::string(VITNAS_SOURCE_DIR) + "/experiments/tables/cpu_1t_b16_avx2.json");
+  table["device"]["model"] = "Another CPU (avx2)";
+  const std::string foreign = scratch_path("prune_foreign_table.json");
+  write_text(foreign, table.dump());
+  const CliRun f = run_cli(prune_args(out + "_f", "--table " + q(foreign) + " --target-ratio 0.5"));
+  CHECK(f.is_input_error());
+  CHECK_THAT(f.err, Contains("--allow-foreign-table"));
+  const CliRun lacking = run_cli("prune --arch " + q(custom_weights() + "/arch.json") + " --weights " +
+                                 q(custom_weights() + "/weights.safetensors") + " --data synthetic:512 --log-level error --out " +
+                                 q(out + "_f") + " --table " + q(foreign) + " --target-ratio 0.5 --allow-foreign-table");
+  INFO(lacking.err);
+  CHECK(lacking.is_input_error());
+  CHECK_THAT(lacking.err, Contains("has no entry"));
+  CHECK(!fs::exists(out + "_f/prune.json"));
+  // No target, two targets.
+  CHECK(run_cli(prune_args(out, "")).is_input_error());
+  CHECK(run_cli(prune_args(out, "--target-ratio 0.5 --target-macs 1000")).is_input_error());
+}
