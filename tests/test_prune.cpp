@@ -13,6 +13,7 @@
 #include "core/arch_spec.h"
 #include "core/complexity.h"
 #include "models/weights.h"
+#include "prune/analysis.h"
 #include "prune/groups.h"
 #include "prune/importance.h"
 #include "prune/selection.h"
@@ -224,4 +225,37 @@ TEST_CASE("selection meets a MACs budget, keeps the important channels, refuses 
   CHECK(kept_channels(sc, 0).empty());
   // A target no network of this kind reaches.
   CHECK_THROWS_AS(select(spec, dims, scores, macs, 1.0, o), InputError);
+}
+
+TEST_CASE("spearman: hand-computed ranks with ties", "[prune]") {
+  // b's ranks with the tie at 7 averaged: 0, 1, 2.5, 4, 2.5; Pearson with 0..4 = 8 / sqrt(10 * 9.5).
+  CHECK(spearman({1, 2, 3, 4, 5}, {5, 6, 7, 8, 7}) == Approx(8 / std::sqrt(95.0)));
+  CHECK(spearman({1, 2, 3}, {10, 20, 30}) == Approx(1.0));
+  CHECK(spearman({1, 2, 3}, {3, 2, 1}) == Approx(-1.0));
+}
+
+TEST_CASE("kept_by_row sums each row's kept channels per group type", "[prune]") {
+  const ArchSpec spec = preset("m0");
+  const auto dims = dimensions(spec);
+  Plan plan = full_plan(dims);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i].name == "blocks1.0.ffn0") plan.widths[i] = 32;  // of 128
+    if (dims[i].name == "blocks1.0.ffn1") plan.widths[i] = 96;  // of 128
+    if (dims[i].name == "blocks1.0.mixer.head3.qk") plan.widths[i] = 4;  // of 16
+  }
+  const auto rows = kept_by_row(dims, plan);
+  int seen = 0;
+  for (const KeptRow& r : rows) {
+    if (r.row != "blocks1.0") continue;
+    if (r.type == "ffn_hidden") {
+      CHECK(r.ratio() == Approx(128.0 / 256.0));
+      ++seen;
+    }
+    if (r.type == "qk") {
+      CHECK(r.ratio() == Approx(52.0 / 64.0));
+      ++seen;
+    }
+    CHECK(r.stage == 1);
+  }
+  CHECK(seen == 2);
 }

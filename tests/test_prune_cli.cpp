@@ -192,3 +192,20 @@ TEST_CASE("cli prune: bad input is a one-line error and writes nothing", "[prune
   CHECK(run_cli(prune_args(out, "")).is_input_error());
   CHECK(run_cli(prune_args(out, "--target-ratio 0.5 --target-macs 1000")).is_input_error());
 }
+
+TEST_CASE("cli prune analyse: kept widths per block, the plot and the oracle check", "[prune][cli]") {
+  custom_weights();
+  const std::string out = scratch_path("prune_analyse");
+  const CliRun r = run_cli("prune analyse --arch " + q(custom_weights() + "/arch.json") + " --weights " +
+                           q(custom_weights() + "/weights.safetensors") +
+                           " --data synthetic:512 --importance-batches 2 --batch 16 --oracle-groups 12 "
+                           "--oracle-batches 1 --threads 1 --log-level warn --json --out " + q(out));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json s = r.out_json();
+  CHECK(s["pruned_macs"].get<double>() <= s["budget_macs"].get<double>());
+  CHECK(s["oracle"]["groups"] == 12);
+  for (const char* type : {"ffn_hidden", "qk", "v", "merge_hidden", "stem_hidden"}) CHECK(s["kept_by_type"].contains(type));
+  for (const char* f : {"kept.csv", "kept.svg", "scores.csv", "oracle.csv", "analysis.json"}) CHECK(fs::exists(out + "/" + f));
+  CHECK_THAT(read_text(out + "/kept.svg"), Contains("<svg"));
+}

@@ -2,6 +2,9 @@
 // --data D --out DIR [--steps K --finetune-epochs E --epochs F] [--resume]: latency-constrained
 // structured pruning of a trained network (prune/prune_job.h); writes DIR/arch.json,
 // DIR/weights.safetensors, DIR/scores.csv and DIR/prune_log.jsonl.
+// vitnas prune analyse --arch A --weights W --data D --out DIR [--macs-ratio 0.5]: which widths
+// Taylor pruning keeps under one global budget, per block and group type (kept.csv, kept.svg), and
+// the importance checked against the real loss increase of sampled groups (oracle.csv).
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +12,7 @@
 #include "cli/common.h"
 #include "cli/train_options.h"
 #include "core/error.h"
+#include "prune/analysis.h"
 #include "prune/prune_job.h"
 
 namespace vitnas::cli {
@@ -45,6 +49,48 @@ void run_prune_command(PruneCliOptions& o) {
   if (o.train.common.json) print_json(last);
 }
 
+void register_analyse(CLI::App& prune) {
+  struct Options {
+    prune::AnalyseConfig config;
+    CommonOptions common;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Options>();
+  prune::AnalyseConfig& c = o->config;
+  auto* cmd = prune.add_subcommand("analyse", "the paper's pruning analysis: kept q.k, v, FFN and merge widths per "
+                                              "block under one MACs budget, and Taylor vs the real loss increase");
+  cmd->add_option("--arch", c.arch, "the trained network: preset or ArchSpec JSON")->required();
+  cmd->add_option("--weights", c.weights, "its safetensors weights")->required();
+  cmd->add_option("--data", c.data, "dataset it was trained on")->capture_default_str();
+  cmd->add_option("--val-fraction", c.val_fraction, "as in its training (the validation split)")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "the split's and the sampling's seed")->capture_default_str();
+  cmd->add_option("--out", c.out, "output directory")->required();
+  cmd->add_option("--macs-ratio", c.macs_ratio, "the global budget, a fraction of the MACs")->capture_default_str();
+  cmd->add_option("--round-to", c.select.round_to, "channel widths are multiples of N")->capture_default_str();
+  cmd->add_option("--round-qk", c.select.round_qk, "q.k and stem widths are multiples of N")->capture_default_str();
+  cmd->add_option("--importance-batches", c.importance_batches)->capture_default_str();
+  cmd->add_option("--batch", c.batch_size, "images per importance batch")->capture_default_str();
+  cmd->add_option("--oracle-groups", c.oracle_groups, "groups whose real removal is measured (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--oracle-batches", c.oracle_batches, "validation batches of 128 the loss is measured on")
+      ->capture_default_str();
+  cmd->add_option("--device", c.device, "cpu or cuda[:N]")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "intra-op CPU threads (0: all cores)")->capture_default_str();
+  add_common_options(*cmd, o->common);
+  cmd->callback([o] {
+    apply_common_options(o->common);
+    parse_device(o->config.device);
+    set_threads(o->threads > 0 ? o->threads : machine_cores());
+    const nlohmann::json s = prune::run_analysis(o->config);
+    spdlog::info("kept at {:.0f}% of the MACs: {}", 100 * o->config.macs_ratio, s["kept_by_type"].dump());
+    if (s.contains("oracle"))
+      spdlog::info("Spearman vs the real loss increase of {} groups: taylor {:.3f}, magnitude {:.3f}",
+                   s["oracle"]["groups"].get<int>(), s["oracle"]["spearman_taylor"].get<double>(),
+                   s["oracle"]["spearman_magnitude"].get<double>());
+    if (o->common.json) print_json(s);
+  });
+}
+
 }  // namespace
 
 void register_prune(CLI::App& root) {
@@ -56,8 +102,9 @@ void register_prune(CLI::App& root) {
                "FFN, q.k, v, PatchMerging and unit groups, a knapsack on the device's latency model, "
                "physical shrink, fine-tuning distilled from the unpruned network");
   prune::PruneConfig& c = o->config;
-  cmd->add_option("--arch", c.arch, "the trained network: preset or ArchSpec JSON")->required();
-  cmd->add_option("--weights", c.weights, "its safetensors weights")->required();
+  // Not ->required(): `prune analyse` is a subcommand of this command (the checks are validate()'s).
+  cmd->add_option("--arch", c.arch, "the trained network: preset or ArchSpec JSON");
+  cmd->add_option("--weights", c.weights, "its safetensors weights");
   cmd->add_option("--table", c.table, "latency table JSON (cpu, cuda, mpc); without it MACs are the cost");
   cmd->add_option("--target-ms", c.target_ms, "latency target in the table's unit (ms per batch, or s under mpc)");
   cmd->add_option("--target-ratio", c.target_ratio, "target as a fraction of the network's predicted cost (MACs without --table)");
@@ -77,7 +124,12 @@ void register_prune(CLI::App& root) {
   cmd->add_option("--measure-seconds", c.measure_seconds, "timed seconds per network")->capture_default_str();
   cmd->add_flag("--allow-foreign-table", c.allow_foreign_table, "prune with a cpu/cuda table of another machine (unmeasured)");
   add_training_options(*cmd, o->train, /*classifier=*/false);
-  cmd->callback([o] { run_prune_command(*o); });
+  cmd->get_option("--out")->required(false);  // see --arch; validate() names it when missing
+  register_analyse(*cmd);
+  cmd->callback([o, cmd] {
+    if (cmd->got_subcommand("analyse")) return;
+    run_prune_command(*o);
+  });
 }
 
 }  // namespace vitnas::cli

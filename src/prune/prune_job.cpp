@@ -33,6 +33,7 @@ void validate(const PruneConfig& c) {
   require(targets == 1, "give exactly one of --target-ms, --target-ratio, --target-macs (> 0)");
   require(c.target_ratio < 1, "--target-ratio: must be in (0, 1), got " + std::to_string(c.target_ratio));
   require(c.target_ms == 0 || !c.table.empty(), "--target-ms needs --table (the latency model)");
+  require(!c.arch.empty(), "--arch: the trained network is required");
   require(!c.out.empty(), "--out: the run directory is required");
   require(!c.weights.empty(), "--weights: the trained network's weights are required");
   require(c.steps >= 1 && c.steps <= 100, "--steps: must be in 1..100");
