@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -18,6 +19,8 @@
 #include "prune/importance.h"
 #include "prune/selection.h"
 #include "prune/shrink.h"
+#include "prune/width_signatures.h"
+#include "profile/op_signature.h"
 #include "fixtures.h"
 #include "torch_fixtures.h"
 
@@ -54,11 +57,8 @@ ArchSpec small_vit() {
 }
 
 // A random plan over every allowed width, units removed with probability 1/3.
-Plan random_plan(const std::vector<Dimension>& dims, uint64_t seed) {
+Plan random_plan(const std::vector<Dimension>& dims, uint64_t seed, SelectOptions o = {4, 2, true}) {
   std::mt19937_64 rng(seed);
-  SelectOptions o;
-  o.round_to = 4;
-  o.round_qk = 2;
   Plan p = full_plan(dims);
   for (size_t i = 0; i < dims.size(); ++i) {
     const std::vector<int> w = allowed_widths(dims[i], o);
@@ -258,4 +258,28 @@ TEST_CASE("kept_by_row sums each row's kept channels per group type", "[prune]")
     CHECK(r.stage == 1);
   }
   CHECK(seen == 2);
+}
+
+TEST_CASE("width_signatures covers every op of every network the knapsack can make", "[prune]") {
+  const SelectOptions o{8, 4, true};
+  for (const ArchSpec& spec : {preset("m0"), hetero()}) {
+    std::set<std::string> keys;
+    for (const OpSignature& s : width_signatures(spec, o, 16)) keys.insert(s.key());
+    const auto dims = dimensions(spec);
+    int networks = 0;
+    for (uint64_t seed = 0; seed < 30; ++seed) {
+      ArchSpec pruned;
+      try {
+        pruned = apply(spec, dims, random_plan(dims, seed, o));
+      } catch (const InputError&) {
+        continue;
+      }
+      ++networks;
+      for_each_op(pruned, 16, [&](int, const OpSignature& s) {
+        INFO(s.key());
+        CHECK(keys.count(s.key()) == 1);
+      });
+    }
+    CHECK(networks >= 20);
+  }
 }

@@ -5,7 +5,6 @@
 #include <map>
 #include <optional>
 #include <sstream>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -128,7 +127,7 @@ class Job {
 
   nlohmann::json run() {
     validate(c_);
-    const int train_threads = c_.runtime.threads > 0 ? c_.runtime.threads : int(std::thread::hardware_concurrency());
+    const int train_threads = std::max(1, c_.runtime.threads);  // the CLI resolves 0 to the cores
     original_ = load_arch(c_.arch);
     Classifier model = build_model(original_);
     load_weights(*model, c_.weights);
@@ -198,6 +197,10 @@ class Job {
     m->to(device_);
     return m;
   }
+  // Where the table's latencies are measured: its own device, whatever trains.
+  torch::Device table_device() const {
+    return budget_.table.device.kind == DeviceKind::cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  }
   void report(double fraction, const std::string& what) const {
     if (progress_) progress_(fraction, what);
   }
@@ -251,7 +254,7 @@ class Job {
         ProfileJob job;
         job.out = working.string();
         job.resume = true;
-        job.device = device_;
+        job.device = table_device();
         job.info = t.device;
         torch::set_num_threads(t.device.threads);
         t = run_profile(job, sigs, {}, [this](double f, const std::string& what) { report(0.1 * f, "profile " + what); });
@@ -321,7 +324,7 @@ class Job {
     if (budget_.measurable && c_.measure) {
       report(0.1 + 0.9 * double(s) / double(c_.steps), "step " + std::to_string(s) + ": measure");
       torch::set_num_threads(budget_.table.device.threads);
-      const auto rows = run_validation(budget_.table, {arch}, device_, validation_timing(c_.measure_seconds), 3);
+      const auto rows = run_validation(budget_.table, {arch}, table_device(), validation_timing(c_.measure_seconds), 3);
       measured = rows.front().measured_ms;
       line["measured_spread"] = rows.front().spread;
     }
