@@ -167,6 +167,7 @@ TEST_CASE("taylor score == (d loss / d scale of the group's weights)^2 (finite d
   batch.images.push_back(torch::randn({4, 3, 64, 64}, torch::kDouble));
   batch.labels.push_back(torch::tensor({1, 3, 5, 7}, torch::kLong));
   const Scores taylor = taylor_scores(*model, dims, batch);
+  const Scores first_order = first_order_loss_change(*model, dims, batch);
 
   std::map<std::string, torch::Tensor> params;
   for (auto& p : model->named_parameters()) params[p.key()] = p.value();
@@ -200,6 +201,8 @@ TEST_CASE("taylor score == (d loss / d scale of the group's weights)^2 (finite d
     const double derivative = (up - down) / (2 * e);
     INFO(d.name);
     CHECK(std::sqrt(taylor[i][size_t(j)]) == Approx(std::abs(derivative)).epsilon(1e-4).margin(1e-10));
+    // Zeroing the weights is scaling by 1 + e at e = -1: to first order, -derivative.
+    CHECK(first_order[i][size_t(j)] == Approx(-derivative).epsilon(1e-4).margin(1e-10));
     ++checked;
   }
   CHECK(checked == 6);

@@ -25,11 +25,15 @@ for path in runs:
           f"{last['macs']:10d} {last['params']:8d} {last['val_top1']:9.2f}")
 for a in sorted(glob.glob(f"{out}/analyse_*/analysis.json")):
     s = json.load(open(a))
-    print(f"\n{s['arch']}: kept at {s['budget_macs'] / s['macs']:.0%} of the MACs ({s['pruned_macs'] / 1e6:.2f} of {s['macs'] / 1e6:.2f} M)")
+    how = "normalised per type" if s["normalised_per_type"] else "raw Taylor"
+    print(f"\n{s['arch']} ({how}): kept at {s['budget_macs'] / s['macs']:.0%} of the MACs ({s['pruned_macs'] / 1e6:.2f} of {s['macs'] / 1e6:.2f} M)")
     for t, v in sorted(s["kept_by_type"].items()):
         stages = " ".join(f"{k}:{x:.2f}" for k, x in sorted(s["kept_by_stage"][t].items()))
         print(f"  {t:>13} {v:.2f}   by stage (vit: first/second half) {stages}")
     if "oracle" in s:
         o = s["oracle"]
         print(f"  oracle: {o['groups']} groups on {o['images']} val images, base loss {o['base_loss']:.4f}: "
-              f"Spearman taylor {o['spearman_taylor']:.3f}, magnitude {o['spearman_magnitude']:.3f}")
+              f"Spearman taylor {o['spearman_taylor']:.3f}, magnitude {o['spearman_magnitude']:.3f}, "
+              f"first-order on the same images {o['spearman_first_order']:.3f}; against |increase| "
+              f"({o['negative_increases']} of the increases are negative): taylor {o['abs_spearman_taylor']:.3f}, "
+              f"magnitude {o['abs_spearman_magnitude']:.3f}, |first-order| {o['abs_spearman_first_order']:.3f}")

@@ -74,6 +74,9 @@ void register_analyse(CLI::App& prune) {
       ->capture_default_str();
   cmd->add_option("--oracle-batches", c.oracle_batches, "validation batches of 128 the loss is measured on")
       ->capture_default_str();
+  cmd->add_flag("--normalise,!--raw", c.normalise,
+                "scores divided by their group type's mean (as prune does), or raw Taylor across types")
+      ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", o->threads, "intra-op CPU threads (0: all cores)")->capture_default_str();
   add_common_options(*cmd, o->common);
@@ -84,9 +87,11 @@ void register_analyse(CLI::App& prune) {
     const nlohmann::json s = prune::run_analysis(o->config);
     spdlog::info("kept at {:.0f}% of the MACs: {}", 100 * o->config.macs_ratio, s["kept_by_type"].dump());
     if (s.contains("oracle"))
-      spdlog::info("Spearman vs the real loss increase of {} groups: taylor {:.3f}, magnitude {:.3f}",
+      spdlog::info("Spearman vs the real loss increase of {} groups: taylor {:.3f}, magnitude {:.3f}, "
+                   "first-order on the same images {:.3f}",
                    s["oracle"]["groups"].get<int>(), s["oracle"]["spearman_taylor"].get<double>(),
-                   s["oracle"]["spearman_magnitude"].get<double>());
+                   s["oracle"]["spearman_magnitude"].get<double>(),
+                   s["oracle"]["spearman_first_order"].get<double>());
     if (o->common.json) print_json(s);
   });
 }

@@ -123,6 +123,7 @@ OracleResult importance_oracle(ClassifierImpl& model, const std::vector<Dimensio
   for (const auto& [k, t] : original) saved.emplace_back(k, t.clone());
 
   OracleResult r;
+  const Scores first_order = first_order_loss_change(model, dims, batches);
   r.base_loss = evaluate(model, forward, batches).loss;
   for (const auto& [i, j] : groups) {
     Plan plan = full_plan(dims);
@@ -138,28 +139,38 @@ OracleResult importance_oracle(ClassifierImpl& model, const std::vector<Dimensio
     o.channel = j;
     o.taylor = taylor[i][size_t(j)];
     o.magnitude = magnitude[i][size_t(j)];
+    o.first_order = first_order[i][size_t(j)];
     o.loss_increase = evaluate(model, forward, batches).loss - r.base_loss;
     r.samples.push_back(o);
     load_state_dict(model, saved, "oracle");
   }
-  std::vector<double> t, m, l;
+  std::vector<double> t, m, f, l;
   for (const auto& o : r.samples) {
     t.push_back(o.taylor);
     m.push_back(o.magnitude);
+    f.push_back(o.first_order);
     l.push_back(o.loss_increase);
   }
   r.spearman_taylor = spearman(t, l);
   r.spearman_magnitude = spearman(m, l);
+  r.spearman_first_order = spearman(f, l);
+  const auto abs_of = [](std::vector<double> v) {
+    for (double& x : v) x = std::abs(x);
+    return v;
+  };
+  r.abs_spearman_taylor = spearman(t, abs_of(l));
+  r.abs_spearman_magnitude = spearman(m, abs_of(l));
+  r.abs_spearman_first_order = spearman(abs_of(f), abs_of(l));
   return r;
 }
 
 void write_oracle_csv(const std::string& path, const std::vector<Dimension>& dims, const OracleResult& r) {
   std::ostringstream out;
   out.precision(9);
-  out << "dimension,type,channel,taylor,magnitude,loss_increase\n";
+  out << "dimension,type,channel,taylor,magnitude,first_order,loss_increase\n";
   for (const auto& o : r.samples)
     out << dims[o.dim].name << ',' << to_string(dims[o.dim].type) << ',' << o.channel << ',' << o.taylor << ','
-        << o.magnitude << ',' << o.loss_increase << '\n';
+        << o.magnitude << ',' << o.first_order << ',' << o.loss_increase << '\n';
   write_file_atomic(path, out.str());
 }
 
@@ -190,7 +201,7 @@ nlohmann::json run_analysis(const AnalyseConfig& c) {
                                            c.loader_threads, device);
   const Scores taylor = taylor_scores(*model, dims, train), magnitude = magnitude_scores(*model, dims);
   Scores normalised = taylor;
-  normalise_per_type(normalised, dims);
+  if (c.normalise) normalise_per_type(normalised, dims);
   write_scores_csv(c.out + "/scores.csv", dims, normalised);
 
   const double macs = double(complexity(recipe.arch).macs);
@@ -200,7 +211,7 @@ nlohmann::json run_analysis(const AnalyseConfig& c) {
   write_kept_csv(c.out + "/kept.csv", rows);
   write_kept_svg(c.out + "/kept.svg", rows,
                  recipe.arch.name + ": kept widths at " + std::to_string(int(std::lround(100 * c.macs_ratio))) +
-                     "% of the MACs (Taylor)");
+                     "% of the MACs (Taylor" + (c.normalise ? ", normalised per type)" : ", raw)"));
 
   // Kept fraction per type, overall and per stage (vit: first and second half of the layers).
   nlohmann::json by_type = nlohmann::json::object(), by_stage = nlohmann::json::object();
@@ -219,6 +230,7 @@ nlohmann::json run_analysis(const AnalyseConfig& c) {
     for (const auto& [part, kt] : parts) by_stage[type][std::to_string(part)] = double(kt.first) / double(kt.second);
 
   nlohmann::json summary{{"arch", recipe.arch.name},
+                         {"normalised_per_type", c.normalise},
                          {"macs", macs},
                          {"budget_macs", c.macs_ratio * macs},
                          {"pruned_macs", sel.cost},
@@ -236,7 +248,13 @@ nlohmann::json run_analysis(const AnalyseConfig& c) {
                          {"images", images},
                          {"base_loss", o.base_loss},
                          {"spearman_taylor", o.spearman_taylor},
-                         {"spearman_magnitude", o.spearman_magnitude}};
+                         {"spearman_magnitude", o.spearman_magnitude},
+                         {"spearman_first_order", o.spearman_first_order},
+                         {"abs_spearman_taylor", o.abs_spearman_taylor},
+                         {"abs_spearman_magnitude", o.abs_spearman_magnitude},
+                         {"abs_spearman_first_order", o.abs_spearman_first_order},
+                         {"negative_increases", std::count_if(o.samples.begin(), o.samples.end(),
+                                                              [](const OracleSample& x) { return x.loss_increase < 0; })}};
   }
   write_json_file_atomic(c.out + "/analysis.json", summary);
   return summary;

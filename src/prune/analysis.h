@@ -40,13 +40,18 @@ struct OracleSample {
   size_t dim = 0;
   int64_t channel = 0;
   double taylor = 0, magnitude = 0;  // raw scores (not normalised)
+  double first_order = 0;  // -(sum of w * dL/dw) on the oracle's own batches: the predicted increase
   double loss_increase = 0;
 };
 
 struct OracleResult {
   double base_loss = 0;
   std::vector<OracleSample> samples;
-  double spearman_taylor = 0, spearman_magnitude = 0;
+  // Against the signed loss increase (removing a group may lower the loss) ...
+  double spearman_taylor = 0, spearman_magnitude = 0, spearman_first_order = 0;
+  // ... and against its size |increase|, Molchanov et al.'s oracle ((dL)^2 ranks the same); the
+  // first-order change by its size too.
+  double abs_spearman_taylor = 0, abs_spearman_magnitude = 0, abs_spearman_first_order = 0;
 };
 
 // `count` channel groups drawn uniformly (seeded) over every channel of every non-unit dimension;
@@ -71,6 +76,7 @@ struct AnalyseConfig {
   SelectOptions select{4, 2, false};  // fine widths, no units: the per-block ratios are the point
   int importance_batches = 16, batch_size = 64;
   int oracle_groups = 64, oracle_batches = 8;  // 0 groups: no oracle check
+  bool normalise = true;  // per group type (what prune uses); false: raw Taylor across types
   std::string device = "cpu";
   int loader_threads = 2;
 };

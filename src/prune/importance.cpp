@@ -56,13 +56,17 @@ std::vector<double> per_channel_sum(const Dimension& d, const Params& params, F 
 
 }  // namespace
 
-Scores taylor_scores(ClassifierImpl& model, const std::vector<Dimension>& dims, const TensorBatches& batches) {
+namespace {
+
+// Per batch and channel, the sum over the group's weights of w * dL/dw (the network in eval mode:
+// as deployed, BN on its running statistics); add(dimension, channel, value) folds it in.
+template <typename Add>
+void for_each_batch_wg(ClassifierImpl& model, const std::vector<Dimension>& dims, const TensorBatches& batches,
+                       Add add) {
   require(batches.count() > 0 && !batches.labels.empty(), "taylor importance needs labelled batches");
   const Params params = parameters(model);
-  Scores scores(dims.size());
-  for (size_t i = 0; i < dims.size(); ++i) scores[i].assign(size_t(dims[i].size), 0.0);
   const bool was_training = model.is_training();
-  model.eval();  // the network as deployed: BN on its running statistics, no statistics update
+  model.eval();
   for (int64_t b = 0; b < batches.count(); ++b) {
     model.zero_grad();
     torch::nn::functional::cross_entropy(model.forward(batches.images[b]), batches.labels[b]).backward();
@@ -71,12 +75,33 @@ Scores taylor_scores(ClassifierImpl& model, const std::vector<Dimension>& dims, 
       const auto wg = per_channel_sum(dims[i], params, [](const torch::Tensor& w) {
         return w.grad().defined() ? w * w.grad() : torch::zeros_like(w);
       });
-      for (size_t j = 0; j < wg.size(); ++j) scores[i][j] += wg[j] * wg[j];
+      for (size_t j = 0; j < wg.size(); ++j) add(i, j, wg[j]);
     }
   }
   model.zero_grad();
   model.train(was_training);
+}
+
+Scores zero_scores(const std::vector<Dimension>& dims) {
+  Scores s;
+  for (const Dimension& d : dims) s.emplace_back(size_t(d.size), 0.0);
+  return s;
+}
+
+}  // namespace
+
+Scores taylor_scores(ClassifierImpl& model, const std::vector<Dimension>& dims, const TensorBatches& batches) {
+  Scores scores = zero_scores(dims);
+  for_each_batch_wg(model, dims, batches, [&](size_t i, size_t j, double wg) { scores[i][j] += wg * wg; });
   return scores;
+}
+
+Scores first_order_loss_change(ClassifierImpl& model, const std::vector<Dimension>& dims,
+                               const TensorBatches& batches) {
+  Scores change = zero_scores(dims);
+  const double n = double(batches.count());
+  for_each_batch_wg(model, dims, batches, [&](size_t i, size_t j, double wg) { change[i][j] -= wg / n; });
+  return change;
 }
 
 Scores magnitude_scores(ClassifierImpl& model, const std::vector<Dimension>& dims) {

@@ -26,6 +26,9 @@ std::string to_string(ImportanceKind k);
 using Scores = std::vector<std::vector<double>>;  // [dimension][channel]
 
 Scores taylor_scores(ClassifierImpl& model, const std::vector<Dimension>& dims, const TensorBatches& batches);
+// The first-order prediction of the loss change when a group's weights are zeroed,
+// -(sum of w * dL/dw), the gradient averaged over the batches (signed: what the oracle measures).
+Scores first_order_loss_change(ClassifierImpl& model, const std::vector<Dimension>& dims, const TensorBatches& batches);
 Scores magnitude_scores(ClassifierImpl& model, const std::vector<Dimension>& dims);
 Scores random_scores(const std::vector<Dimension>& dims, uint64_t seed);
 
