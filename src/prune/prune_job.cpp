@@ -1,7 +1,6 @@
 #include "prune/prune_job.h"
 
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -83,14 +82,6 @@ struct Budget {
   double operator()(const ArchSpec& a) const { return model ? model->cost(a) : double(complexity(a).macs); }
 };
 
-std::string first_difference(const nlohmann::json& saved, const nlohmann::json& now) {
-  for (auto it = now.begin(); it != now.end(); ++it)
-    if (!saved.contains(it.key()) || saved[it.key()] != it.value()) return it.key();
-  for (auto it = saved.begin(); it != saved.end(); ++it)
-    if (!now.contains(it.key())) return it.key();
-  return "";
-}
-
 std::vector<nlohmann::json> read_log(const fs::path& path) {
   std::vector<nlohmann::json> lines;
   if (!fs::exists(path)) return lines;
@@ -141,9 +132,9 @@ class Job {
     std::vector<nlohmann::json> log;
     if (fs::exists(config_path)) {
       require(c_.resume, config_path.string() + " exists: pass --resume to continue, or choose another --out");
-      const std::string diff = first_difference(read_json_file(config_path.string()), config);
-      require(diff.empty(), "--resume: '" + diff + "' differs from the run in " + c_.out +
-                                " (resume with the same settings, or choose another --out)");
+      const std::string diff = recipe_difference(read_json_file(config_path.string()), config);
+      require(diff.empty(), "--resume: " + diff + " (the run in " + c_.out +
+                                ": resume with its settings, or choose another --out)");
       log = read_log(dir_ / "prune_log.jsonl");
     }
     open_budget();  // errors about the table come before anything is written
@@ -181,7 +172,7 @@ class Job {
     save_arch(result->spec(), (dir_ / "arch.json").string());
     save_weights(*result, (dir_ / "weights.safetensors").string());
     write_file_atomic((dir_ / "scores.csv").string(), read_file((step_dir(c_.steps) / "scores.csv").string()));
-    if (progress_) progress_(1.0, "done");
+    report(1.0, "done");
     return log.back();
   }
 
@@ -234,10 +225,12 @@ class Job {
       LatencyTable t = budget_.table;
       if (fs::exists(working)) {
         const LatencyTable cached = load_table(working.string());
-        if (cached.device.kind == t.device.kind && cached.device.model == t.device.model &&
-            cached.device.threads == t.device.threads && cached.device.batch == t.device.batch &&
-            cached.device.dtype == t.device.dtype)
+        try {
+          require_same_device(cached.device, t.device, working.string());
           t.entries.insert(cached.entries.begin(), cached.entries.end());  // the given table's win
+        } catch (const InputError&) {
+          spdlog::warn("{}: made on another device, measured again", working.string());
+        }
       }
       save_table(t, working.string());
       const auto sigs = width_signatures(original_, c_.select, t.device.batch);

@@ -35,15 +35,24 @@ std::vector<int64_t> kept_channels(const std::vector<double>& scores, int k) {
   return order;
 }
 
+std::vector<int> width_grid(int size, int step) {
+  std::vector<int> w;
+  for (int k = std::max(1, step); k < size; k += std::max(1, step)) w.push_back(k);
+  w.push_back(size);
+  return w;
+}
+
+bool is_active(const std::vector<Dimension>& dims, const Plan& plan, size_t i) {
+  for (int p = dims[i].parent; p >= 0; p = dims[size_t(p)].parent)
+    if (plan.widths[size_t(p)] == 0) return false;
+  return true;
+}
+
 std::vector<int> allowed_widths(const Dimension& d, const SelectOptions& o) {
   if (is_unit(d.type)) return o.units ? std::vector<int>{0, 1} : std::vector<int>{1};
   if (d.type == GroupType::SEHidden) return {d.size};  // follows the merge width
   const bool narrow = d.type == GroupType::QK || d.type == GroupType::ViTQK || d.type == GroupType::StemHidden;
-  const int r = std::max(1, narrow ? o.round_qk : o.round_to);
-  std::vector<int> w;
-  for (int k = r; k < d.size; k += r) w.push_back(k);
-  w.push_back(d.size);
-  return w;
+  return width_grid(d.size, narrow ? o.round_qk : o.round_to);
 }
 
 namespace {
@@ -80,12 +89,7 @@ class Knapsack {
     return v;
   }
 
-  // A dimension counts while every unit above it is kept.
-  bool active(size_t i) const {
-    for (int p = dims_[i].parent; p >= 0; p = dims_[size_t(p)].parent)
-      if (plan_.widths[size_t(p)] == 0) return false;
-    return true;
-  }
+  bool active(size_t i) const { return is_active(dims_, plan_, i); }
 
   struct Move {
     size_t dim = 0;

@@ -35,8 +35,13 @@ ArchSpec apply(const ArchSpec& base, const std::vector<Dimension>& dims, const P
 // The `k` highest-scoring channels (ties: the lower index), in ascending order.
 std::vector<int64_t> kept_channels(const std::vector<double>& scores, int k);
 
+// step, 2 step, ... below size, then size: the widths a channel dimension of `size` may take.
+std::vector<int> width_grid(int size, int step);
 // Widths a dimension may take, ascending, ending with its full size (units: 0, 1).
 std::vector<int> allowed_widths(const Dimension& d, const SelectOptions& o);
+
+// A dimension counts while every unit above it is kept.
+bool is_active(const std::vector<Dimension>& dims, const Plan& plan, size_t i);
 
 using CostFn = std::function<double(const ArchSpec&)>;
 

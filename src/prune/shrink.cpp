@@ -18,12 +18,6 @@ int kept_width(const std::vector<Dimension>& dims, const Plan& plan, size_t i) {
 
 namespace {
 
-bool active(const std::vector<Dimension>& dims, const Plan& plan, size_t i) {
-  for (int p = dims[i].parent; p >= 0; p = dims[size_t(p)].parent)
-    if (plan.widths[size_t(p)] == 0) return false;
-  return true;
-}
-
 // The positions of `slices` that channels `channels` of a dimension of `size` own.
 void add_positions(std::vector<AxisCut>& out, const std::vector<Slice>& slices, int size,
                    const std::vector<int64_t>& channels) {
@@ -48,7 +42,7 @@ template <typename SlicesOf>
 Cut plan_cut(const std::vector<Dimension>& dims, const Plan& plan, const Scores& scores, SlicesOf slices_of) {
   Cut cut;
   for (size_t i = 0; i < dims.size(); ++i) {
-    if (!active(dims, plan, i)) continue;
+    if (!is_active(dims, plan, i)) continue;
     const Dimension& d = dims[i];
     const std::vector<int64_t> kept = kept_channels(scores[i], kept_width(dims, plan, i));
     std::vector<int64_t> dropped;
@@ -73,7 +67,7 @@ safetensors::TensorList rescaled_q(ClassifierImpl& model, const std::vector<Dime
   }
   for (size_t i = 0; i < dims.size(); ++i) {
     const Dimension& d = dims[i];
-    if (d.q_scale.empty() || plan.widths[i] == d.size || !active(dims, plan, i)) continue;
+    if (d.q_scale.empty() || plan.widths[i] == d.size || !is_active(dims, plan, i)) continue;
     const double f = std::sqrt(double(plan.widths[i]) / double(d.size));
     for (const Slice& s : d.q_scale) by_key.at(s.key)->narrow(s.axis, s.offset, s.length).mul_(f);
   }

@@ -7,15 +7,6 @@ namespace vitnas::prune {
 
 namespace {
 
-// The widths a channel dimension of `size` may take (selection.h's grid).
-std::vector<int> grid(int size, int step) {
-  Dimension d;
-  d.size = size;
-  SelectOptions o;
-  o.round_to = step;
-  return allowed_widths(d, o);
-}
-
 class Grid final : public ArchVisitor {
  public:
   Grid(const SelectOptions& o, int batch) : o_(o), batch_(batch) {}
@@ -25,7 +16,7 @@ class Grid final : public ArchVisitor {
   void stem(const Row&, const StemPart& p) override {
     std::vector<std::vector<int>> combos{{}};
     for (size_t i = 0; i < p.widths->size(); ++i) {
-      const std::vector<int> ws = i + 1 < p.widths->size() ? grid((*p.widths)[i], o_.round_qk)
+      const std::vector<int> ws = i + 1 < p.widths->size() ? width_grid((*p.widths)[i], o_.round_qk)
                                                            : std::vector<int>{(*p.widths)[i]};
       std::vector<std::vector<int>> next;
       for (const auto& c : combos)
@@ -44,14 +35,14 @@ class Grid final : public ArchVisitor {
   void dw(const Row&, const DWPart& p) override { add(dw_op(batch_, p)); }
   void head(const Row&, const HeadPart& p) override { add(head_op(batch_, p)); }
   void ffn(const Row&, const FFNPart& p) override {
-    for (int h : grid(p.hidden, o_.round_to)) {
+    for (int h : width_grid(p.hidden, o_.round_to)) {
       FFNPart q = p;
       q.hidden = h;
       add(ffn_op(batch_, q));
     }
   }
   void patch_merging(const Row&, const PatchMergingPart& p) override {
-    for (int h : grid(p.hidden, o_.round_to)) {
+    for (int h : width_grid(p.hidden, o_.round_to)) {
       PatchMergingPart q = p;
       q.hidden = h;
       add(patch_merging_op(batch_, q));
@@ -62,12 +53,12 @@ class Grid final : public ArchVisitor {
     std::set<int> v_totals{0};  // every sum of the heads' v widths
     for (size_t i = 0; i < heads.size(); ++i) {
       const std::vector<int> vs = a.spec->cascade ? std::vector<int>{heads[i].v_dim}
-                                                  : grid(heads[i].v_dim, o_.round_to);
+                                                  : width_grid(heads[i].v_dim, o_.round_to);
       std::set<int> next;
       for (int t : v_totals)
         for (int v : vs) next.insert(t + v);
       v_totals = std::move(next);
-      for (int kd : grid(heads[i].key_dim, o_.round_qk))
+      for (int kd : width_grid(heads[i].key_dim, o_.round_qk))
         for (int v : vs) {
           HeadSpec h = heads[i];
           h.key_dim = kd;
