@@ -38,7 +38,9 @@ analyse() {  # NAME RUN_DIR
   $bin prune analyse --arch "$2/arch.json" --weights "$2/weights.safetensors" --data fashion-mnist \
     --oracle-groups 64 --oracle-batches 16 --log-level warn --out "$out/analyse_$1"
   $bin prune analyse --arch "$2/arch.json" --weights "$2/weights.safetensors" --data fashion-mnist \
-    --raw --oracle-groups 0 --log-level warn --out "$out/analyse_$1_raw"
+    --raw --embed --oracle-groups 0 --log-level warn --out "$out/analyse_$1_raw"
+  $bin prune analyse --arch "$2/arch.json" --weights "$2/weights.safetensors" --data fashion-mnist \
+    --embed --oracle-groups 0 --log-level warn --out "$out/analyse_$1_embed"
 }
 analyse efficientvit "$trained"
 [ -z "$deit" ] || analyse deit "$deit"

@@ -7,12 +7,16 @@
 # absolute target from a measurement would sit on another scale); the claim is checked in one
 # final round-robin measurement of m0 and the 10 pruned networks (`latency validate`, 1 thread,
 # batch 16): measured / measured(m0) against r, and against r x m0's first measurement.
+# CLOSED_LOOP=N (default 5) re-cuts each network up to N times against its measured ratio to m0
+# (`prune --closed-loop`, MEASURE_S seconds per network and cut); CLOSED_LOOP=0 trusts the table.
 # Usage: experiments/prune_m0_latency.sh [OUT_DIR] [TABLE]   (run on a quiet machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-runs/prune_m0_latency}"
 table="${2:-experiments/tables/cpu_1t_b16_avx2.json}"
 bin="${VITNAS:-./build/vitnas}"  # VITNAS=... runs another build
+closed_loop="${CLOSED_LOOP:-5}"
+measure_s="${MEASURE_S:-8}"
 mkdir -p "$out"
 
 # m0 with random (one synthetic epoch) weights.
@@ -39,7 +43,8 @@ for r in 0.50 0.55 0.60 0.65 0.70 0.75 0.80 0.85 0.90 0.95; do
   [ -f "$out/r$r/arch.json" ] ||
     $bin prune --arch m0 --weights "$out/m0/weights.safetensors" --data synthetic:64 --val-fraction 0.25 \
       --table "$out/table.json" --target-ratio "$r" --importance-batches 2 --importance-batch-size 8 \
-      --threads 1 --no-measure --no-progress --log-level warn --out "$out/r$r" --resume
+      --threads 1 --no-measure --closed-loop "$closed_loop" --measure-seconds "$measure_s" \
+      --no-progress --log-level warn --out "$out/r$r" --resume
   archs="$archs,$out/r$r/arch.json"
 done
 

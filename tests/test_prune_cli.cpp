@@ -141,6 +141,25 @@ TEST_CASE("cli prune: steps meet their targets, the result loads everywhere, res
   CHECK_THAT(exists.err, Contains("--resume"));
 }
 
+TEST_CASE("cli prune --embed: each stage's embedding narrowed, the result an ordinary network", "[prune][cli]") {
+  custom_weights();
+  const std::string out = scratch_path("prune_embed");
+  fs::remove_all(out);
+  const CliRun r = run_cli(prune_args(out, "--table " + q(mpc_table()) + " --target-ratio 0.4 --embed --round-embed 8"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json last = log_lines(out).back();
+  REQUIRE(last["kept"].contains("embed"));
+  const auto kept = last["kept"]["embed"];  // [kept, total] channels over the stages
+  CHECK(kept[1].get<int>() == 32 + 48 + 64);  // the stream channels of the three stages
+  CHECK(kept[0].get<int>() <= kept[1].get<int>());
+  const std::string arch = q(out + "/arch.json"), weights = q(out + "/weights.safetensors");
+  const std::string input = scratch_path("prune_embed_input.safetensors");
+  safetensors::save(input, {{"input", torch::randn({2, 3, 32, 32})}});
+  CHECK(run_cli("forward --arch " + arch + " --weights " + weights + " --fused --log-level warn --input " + q(input) +
+                " --output " + q(scratch_path("prune_embed_logits.safetensors"))).code == 0);
+}
+
 TEST_CASE("cli prune: a vit to a MACs budget", "[prune][cli]") {
   const std::string trained = scratch_path("prune_vit_trained"), out = scratch_path("prune_vit");
   fs::remove_all(trained);
@@ -150,13 +169,69 @@ TEST_CASE("cli prune: a vit to a MACs budget", "[prune][cli]") {
                   "--no-progress --out " + q(trained)).code == 0);
   const CliRun r = run_cli("prune --arch " + q(trained + "/arch.json") + " --weights " + q(trained + "/weights.safetensors") +
                            " --data synthetic:256 --target-ratio 0.5 --importance-batches 2 --threads 1 "
-                           "--log-level warn --no-progress --json --out " + q(out));
+                           "--embed --round-embed 8 --log-level warn --no-progress --json --out " + q(out));
   INFO(r.err);
   REQUIRE(r.code == 0);
   const json last = r.out_json();
   CHECK(last["unit"] == "MACs");
+  CHECK(last["kept"].contains("vit_embed"));
   CHECK(last["macs"].get<double>() <= 0.5 * log_lines(out)[0]["macs"].get<double>());
   CHECK(run_cli("info --arch " + q(out + "/arch.json")).code == 0);
+}
+
+TEST_CASE("cli prune --closed-loop: each cut timed with the unpruned network, the target corrected by the ratio",
+          "[prune][cli]") {
+  custom_weights();
+  const std::string table = scratch_path("prune_cpu_table.json"), out = scratch_path("prune_closed");
+  fs::remove(table);
+  fs::remove_all(out);
+  REQUIRE(run_cli("profile --arch " + q(custom_weights() + "/arch.json") + " --threads 1 --log-level warn --out " +
+                  q(table)).code == 0);
+  // A tolerance no timing meets: the loop runs until the cut repeats or after 3 re-cuts.
+  const CliRun r = run_cli(prune_args(out, "--table " + q(table) + " --target-ratio 0.6 --round-to 16 --round-qk 8 "
+                                      "--closed-loop 3 --closed-loop-tolerance 0.0001 --measure-seconds 0.3"));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto lines = log_lines(out);
+  REQUIRE(lines.size() == 2);
+  const json& trace = lines[1].at("closed_loop");
+  REQUIRE(trace.size() >= 1);
+  REQUIRE(trace.size() <= 4);
+  size_t nearest = 0;
+  for (size_t k = 0; k < trace.size(); ++k) {
+    const json& e = trace[k];
+    CHECK(e["goal"].get<double>() == Approx(0.6));
+    CHECK(e["ratio"].get<double>() == Approx(e["measured"].get<double>() / e["unpruned_measured"].get<double>()));
+    CHECK(e["error"].get<double>() == Approx(e["ratio"].get<double>() / 0.6 - 1));
+    // The first cut aims at the table's prediction; the next ones scale the last target by goal /
+    // measured ratio until cuts on both sides of the goal were timed, then interpolate linearly
+    // between the nearest two.
+    double expected_target = 0.6 * lines[0]["predicted"].get<double>();
+    if (k > 0) {
+      int below = -1, above = -1;
+      for (size_t i = 0; i < k; ++i) {
+        const double r = trace[i]["ratio"];
+        if (r < 0.6 && (below < 0 || r > trace[size_t(below)]["ratio"].get<double>())) below = int(i);
+        if (r >= 0.6 && (above < 0 || r < trace[size_t(above)]["ratio"].get<double>())) above = int(i);
+      }
+      const json& last = trace[k - 1];
+      if (below < 0 || above < 0) {
+        expected_target = last["target"].get<double>() * 0.6 / last["ratio"].get<double>();
+      } else {
+        const json &b = trace[size_t(below)], &a = trace[size_t(above)];
+        const double t0 = b["target"], r0 = b["ratio"], t1 = a["target"], r1 = a["ratio"];
+        expected_target = t0 + (0.6 - r0) * (t1 - t0) / (r1 - r0);
+      }
+    }
+    CHECK(e["target"].get<double>() == Approx(expected_target).epsilon(1e-9));
+    if (std::abs(e["error"].get<double>()) < std::abs(trace[nearest]["error"].get<double>())) nearest = k;
+  }
+  // The result is the cut nearest the goal.
+  CHECK(lines[1]["predicted"].get<double>() == Approx(trace[nearest]["predicted"].get<double>()).epsilon(1e-9));
+  // Nothing to time under MPC or a MACs target.
+  CHECK(run_cli(prune_args(out + "_mpc", "--table " + q(mpc_table()) + " --target-ratio 0.6 --closed-loop 2")).is_input_error());
+  CHECK(run_cli(prune_args(out + "_macs", "--target-macs 1000000 --closed-loop 2")).is_input_error());
+  CHECK(!fs::exists(out + "_mpc/prune.json"));
 }
 
 TEST_CASE("cli prune: bad input is a one-line error and writes nothing", "[prune][cli]") {

@@ -68,6 +68,8 @@ void register_analyse(CLI::App& prune) {
   cmd->add_option("--macs-ratio", c.macs_ratio, "the global budget, a fraction of the MACs")->capture_default_str();
   cmd->add_option("--round-to", c.select.round_to, "channel widths are multiples of N")->capture_default_str();
   cmd->add_option("--round-qk", c.select.round_qk, "q.k and stem widths are multiples of N")->capture_default_str();
+  cmd->add_flag("--embed", c.select.embed, "the embedding width (per stage) is pruned too");
+  cmd->add_option("--round-embed", c.select.round_embed, "embedding widths are multiples of N")->capture_default_str();
   cmd->add_option("--importance-batches", c.importance_batches)->capture_default_str();
   cmd->add_option("--batch", c.batch_size, "images per importance batch")->capture_default_str();
   cmd->add_option("--oracle-groups", c.oracle_groups, "groups whose real removal is measured (0: none)")
@@ -121,12 +123,23 @@ void register_prune(CLI::App& root) {
   cmd->add_option("--round-to", c.select.round_to, "channel widths are multiples of N")->capture_default_str();
   cmd->add_option("--round-qk", c.select.round_qk, "q.k widths are multiples of N")->capture_default_str();
   cmd->add_flag("--no-units", o->no_units, "never remove whole mixers, DW + FFN pairs or vit heads");
+  cmd->add_flag("--embed", c.select.embed,
+                "narrow the embedding too (efficientvit: each stage's; with a cpu/cuda table every op is then "
+                "profiled at every stream width: many more signatures)");
+  cmd->add_option("--round-embed", c.select.round_embed, "embedding widths are multiples of N")->capture_default_str();
   cmd->add_option("--steps", c.steps, "pruning steps (the target is approached linearly)")->capture_default_str();
   cmd->add_option("--finetune-epochs", c.finetune_epochs, "fine-tune epochs after each step but the last (--epochs after the last)")
       ->capture_default_str();
   cmd->add_flag("--no-profile", o->no_profile, "never measure widths the table lacks (error instead)");
   cmd->add_flag("--no-measure", o->no_measure, "do not time each step's network");
   cmd->add_option("--measure-seconds", c.measure_seconds, "timed seconds per network")->capture_default_str();
+  cmd->add_option("--closed-loop", c.closed_loop,
+                  "re-cut the last step up to N times against the measured latency of the cut over the "
+                  "unpruned network's (not repeatable bit for bit: the cuts depend on timings)")
+      ->capture_default_str();
+  cmd->add_option("--closed-loop-tolerance", c.closed_loop_tolerance,
+                  "stop re-cutting when measured / goal is within 1 +- this")
+      ->capture_default_str();
   cmd->add_flag("--allow-foreign-table", c.allow_foreign_table, "prune with a cpu/cuda table of another machine (unmeasured)");
   add_training_options(*cmd, o->train, /*classifier=*/false);
   cmd->get_option("--out")->required(false);  // see --arch; validate() names it when missing

@@ -25,10 +25,19 @@ namespace vitnas::prune {
 std::vector<KeptRow> kept_by_row(const std::vector<Dimension>& dims, const Plan& plan) {
   std::vector<KeptRow> rows;
   std::map<std::string, int> depth;  // row -> ordinal
+  for (const Dimension& d : dims)
+    if (!d.shared && !depth.count(d.row)) depth.emplace(d.row, int(depth.size()));
+  // A shared width (an embedding) sits at the first row it spans: its stage's, or the network's.
+  for (const Dimension& d : dims) {
+    if (!d.shared || depth.count(d.row)) continue;
+    int first = -1;
+    for (const auto& [row, k] : depth)
+      if (row.rfind(d.row + ".", 0) == 0 && (first < 0 || k < first)) first = k;
+    depth.emplace(d.row, std::max(first, 0));
+  }
   for (size_t i = 0; i < dims.size(); ++i) {
     const Dimension& d = dims[i];
     if (is_unit(d.type) || d.type == GroupType::SEHidden) continue;
-    if (!depth.count(d.row)) depth.emplace(d.row, int(depth.size()));
     const std::string type = to_string(d.type);
     auto it = std::find_if(rows.begin(), rows.end(),
                            [&](const KeptRow& r) { return r.row == d.row && r.type == type; });

@@ -73,7 +73,10 @@ struct AnalyseConfig {
   double val_fraction = 0.1;
   uint64_t seed = 0;
   double macs_ratio = 0.5;  // the global budget: this fraction of the network's MACs
-  SelectOptions select{4, 2, false};  // fine widths, no units: the per-block ratios are the point
+  // Fine widths, no units: the per-block ratios are the point. The embedding (--embed) in steps
+  // of 8: off by default, because normalised per type its channels (each spanning a whole stage)
+  // save the most MACs per unit of score, so the knapsack takes them before anything else.
+  SelectOptions select{4, 2, false, false, 8};
   int importance_batches = 16, batch_size = 64;
   int oracle_groups = 64, oracle_batches = 8;  // 0 groups: no oracle check
   bool normalise = true;  // per group type (what prune uses); false: raw Taylor across types

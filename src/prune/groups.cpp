@@ -1,6 +1,7 @@
 #include "prune/groups.h"
 
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 
 #include "core/arch_walk.h"
@@ -9,6 +10,7 @@ namespace vitnas::prune {
 
 std::string to_string(GroupType t) {
   switch (t) {
+    case GroupType::Embed: return "embed";
     case GroupType::StemHidden: return "stem_hidden";
     case GroupType::FFNHidden: return "ffn_hidden";
     case GroupType::QK: return "qk";
@@ -17,6 +19,7 @@ std::string to_string(GroupType t) {
     case GroupType::SEHidden: return "se_hidden";
     case GroupType::Mixer: return "mixer";
     case GroupType::DWFFN: return "dw_ffn";
+    case GroupType::ViTEmbed: return "vit_embed";
     case GroupType::ViTHead: return "vit_head";
     case GroupType::ViTQK: return "vit_qk";
     case GroupType::ViTV: return "vit_v";
@@ -54,9 +57,25 @@ class GroupWalk final : public ArchVisitor {
 
   void begin_stage(const Stage& s) override { stage_ = s.stage - 1; }
 
-  // Conv i of the stem is child 2i of patch_embed (a ReLU sits between convs).
+  // Conv i of the stem is child 2i of patch_embed (a ReLU sits between convs). The walk starts
+  // here, so every stage's embedding is made first; the parts add their weights as they come.
   void stem(const Row& row, const StemPart& p) override {
+    const auto& stages = spec_.efficientvit.stages;
+    for (size_t s = 0; s < stages.size(); ++s) {
+      int g = 1;
+      for (const BlockSpec& b : stages[s].blocks)
+        if (b.attention) g = std::lcm(g, int(b.attention->heads.size()));
+      Dimension d;
+      d.type = GroupType::Embed;
+      d.name = d.row = "blocks" + std::to_string(s + 1);
+      d.shared = true;
+      d.size = stages[s].embed_dim / g;
+      d.per_channel = g;
+      d.site.stage = int(s);
+      embed_.push_back(push(std::move(d)));
+    }
     const auto conv = [](size_t i) { return "patch_embed." + std::to_string(2 * i); };
+    stream_writer(0, conv(p.widths->size() - 1));
     for (size_t i = 0; i + 1 < p.widths->size(); ++i) {
       Site site;
       site.index = int(i);
@@ -69,10 +88,14 @@ class GroupWalk final : public ArchVisitor {
     }
   }
 
+  void dw(const Row& row, const DWPart& p) override { stream_writer(stream_stage(row), module_path(row, p) + ".m"); }
+
   void ffn(const Row& row, const FFNPart& p) override {
     Site site = ffn_site(row, p.index);
     const std::string dw_path = module_path(row, DWPart{p.dim, p.side, p.index}) + ".m";
     const std::string path = module_path(row, p) + ".m";
+    stream_reader(stream_stage(row), path + ".pw1.c.weight");
+    stream_writer(stream_stage(row), path + ".pw2");
 
     Dimension unit = make(GroupType::DWFFN, module_path(row, p) + ".pair", row, 1, site);
     unit.modules = {dw_path, path};
@@ -97,6 +120,7 @@ class GroupWalk final : public ArchVisitor {
     unit.modules = {mixer + ".m"};
     bn_affine_rows(unit.mask, path + ".proj.1", 0, a.dim);
     const int parent = push(std::move(unit));
+    stream_writer(stage_, path + ".proj.1");
 
     int64_t v_offset = 0;  // head h's columns of the projection
     for (int h = 0; h < a.heads; ++h) {
@@ -104,6 +128,18 @@ class GroupWalk final : public ArchVisitor {
       site.head = h;
       const std::string qkv = path + ".qkvs." + std::to_string(h), dw = path + ".dws." + std::to_string(h);
       const std::string head = mixer + ".head" + std::to_string(h);
+      {  // The embedding's channel j: positions {r n + j} of this head's input chunk; cascaded,
+         // also of its v (what it adds to the next head's chunk) and their proj columns.
+        Dimension& e = dims[size_t(embed_[size_t(stage_)])];
+        const int n = e.size, per_head = e.per_channel / a.heads;
+        for (int r = 0; r < per_head; ++r) {
+          e.coupled.push_back({qkv + ".c.weight", 1, int64_t(r) * n, n});
+          if (!a.spec->cascade) continue;
+          conv_bn_rows(e.coupled, qkv, 2 * hs.key_dim + int64_t(r) * n, n);
+          bn_affine_rows(e.mask, qkv, 2 * hs.key_dim + int64_t(r) * n, n);
+          e.coupled.push_back({path + ".proj.1.c.weight", 1, v_offset + int64_t(r) * n, n});
+        }
+      }
 
       Dimension qk = make(GroupType::QK, head + ".qk", row, hs.key_dim, site);
       conv_bn_rows(qk.coupled, qkv, 0, hs.key_dim);
@@ -137,6 +173,8 @@ class GroupWalk final : public ArchVisitor {
     d.coupled.push_back({path + ".conv3.c.weight", 1, 0, p.hidden});
     bn_affine_rows(d.mask, path + ".conv2", 0, p.hidden);  // relu(0) = 0 feeds SE and conv3
     push(std::move(d));
+    stream_reader(stage_ - 1, path + ".conv1.c.weight");
+    stream_writer(stage_, path + ".conv3");
 
     Dimension se = make(GroupType::SEHidden, path + ".se", row, p.se(), site);
     linear_rows(se.coupled, path + ".se.fc1", 0, p.se(), true);
@@ -145,8 +183,49 @@ class GroupWalk final : public ArchVisitor {
     push(std::move(se));
   }
 
+  // The vit embedding: its channel j is written by the patch projection, the class token and the
+  // position embedding here, and by every layer's proj and fc2; every norm, qkv and fc1 reads it.
+  void patch_embed(const Row& row, const PatchEmbedPart& p) override {
+    Dimension d = make(GroupType::ViTEmbed, "embed", row, p.dim, Site{});
+    d.shared = true;
+    for (auto* list : {&d.coupled, &d.mask}) {
+      linear_rows(*list, "patch_embed.proj", 0, p.dim, true);
+      if (p.cls_token) list->push_back({"cls_token", 2, 0, p.dim});
+      list->push_back({"pos_embed", 2, 0, p.dim});
+    }
+    embed_ = {push(std::move(d))};
+  }
+  void head(const Row&, const HeadPart& h) override {
+    if (spec_.family == Family::EfficientViT) {  // mean pool, then BN1d + Linear per classifier
+      const int last = int(embed_.size()) - 1;
+      for (const char* c : {"head", "head_dist"}) {
+        if (c == std::string("head_dist") && !h.distillation) continue;
+        Dimension& e = dims[size_t(embed_[size_t(last)])];
+        for (const char* k : {".bn.weight", ".bn.bias", ".bn.running_mean", ".bn.running_var"})
+          on_stream(e.coupled, last, c + std::string(k), 0);
+        for (const char* k : {".bn.weight", ".bn.bias"}) on_stream(e.mask, last, c + std::string(k), 0);
+        stream_reader(last, c + std::string(".l.weight"));
+      }
+      return;
+    }
+    Dimension& d = dims[size_t(embed_.front())];
+    layer_norm(d, "norm", h.dim);
+    d.coupled.push_back({"head.weight", 1, 0, h.dim});
+    if (h.distillation) d.coupled.push_back({"head_dist.weight", 1, 0, h.dim});
+  }
+
   void vit_layer(const Row& row, const ViTLayerPart& p) override {
     const std::string path = row.name();
+    {  // the embedding's channels in this layer
+      Dimension& d = dims[size_t(embed_.front())];
+      for (const char* norm : {".norm1", ".norm2"}) layer_norm(d, path + norm, p.dim);
+      d.coupled.push_back({path + ".attn.qkv.weight", 1, 0, p.dim});
+      d.coupled.push_back({path + ".mlp.fc1.weight", 1, 0, p.dim});
+      for (const char* out : {".attn.proj", ".mlp.fc2"}) {
+        linear_rows(d.coupled, path + out, 0, p.dim, true);
+        linear_rows(d.mask, path + out, 0, p.dim, true);
+      }
+    }
     const std::string qkv = path + ".attn.qkv", proj = path + ".attn.proj.weight";
     const std::vector<ViTHeadSpec>& heads = p.layer->heads;
     int64_t qk_total = 0;
@@ -209,6 +288,31 @@ class GroupWalk final : public ArchVisitor {
     dims.push_back(std::move(d));
     return int(dims.size()) - 1;
   }
+  // The stage whose residual stream a row runs on (a subsample's first pairs: the previous one's).
+  int stream_stage(const Row& row) const {
+    return row.type == RowType::SubsampleFFN && row.position == 0 ? stage_ - 1 : stage_;
+  }
+  // Channel j of `stage`'s embedding in tensor `key` along `axis`: positions {g n + j}.
+  void on_stream(std::vector<Slice>& out, int stage, const std::string& key, int axis) const {
+    const Dimension& e = dims[size_t(embed_[size_t(stage)])];
+    for (int g = 0; g < e.per_channel; ++g) out.push_back({key, axis, int64_t(g) * e.size, e.size});
+  }
+  // A Conv2dBN that writes the stream: its rows go; zeroing its BN affine rows zeroes the channel.
+  void stream_writer(int stage, const std::string& path) {
+    Dimension& e = dims[size_t(embed_[size_t(stage)])];
+    for (const char* k : {".c.weight", ".bn.weight", ".bn.bias", ".bn.running_mean", ".bn.running_var"})
+      on_stream(e.coupled, stage, path + k, 0);
+    for (const char* k : {".bn.weight", ".bn.bias"}) on_stream(e.mask, stage, path + k, 0);
+  }
+  // A conv weight that reads the stream (its input columns).
+  void stream_reader(int stage, const std::string& key) {
+    on_stream(dims[size_t(embed_[size_t(stage)])].coupled, stage, key, 1);
+  }
+  // A LayerNorm's weight and bias at channels [0, dim): cut, and zeroed by the mask.
+  static void layer_norm(Dimension& d, const std::string& path, int dim) {
+    linear_rows(d.coupled, path, 0, dim, true);
+    linear_rows(d.mask, path, 0, dim, true);
+  }
   // The block index inside its stage: the stage's rows are [subsample 0, 1, 2] + blocks.
   int block_index(const Row& row) const {
     return row.position - (spec_.efficientvit.stages[stage_].downsample ? 3 : 0);
@@ -226,6 +330,7 @@ class GroupWalk final : public ArchVisitor {
 
   const ArchSpec& spec_;
   int stage_ = -1;
+  std::vector<int> embed_;  // index in dims of each stage's embedding (vit: the one embedding)
 };
 
 std::vector<int>& ffn_list(ArchSpec& spec, const Site& s) {
@@ -251,6 +356,15 @@ std::vector<Dimension> dimensions(const ArchSpec& spec) {
 void set_width(ArchSpec& spec, const Dimension& d, int width) {
   const Site& s = d.site;
   switch (d.type) {
+    case GroupType::Embed: {
+      StageSpec& st = spec.efficientvit.stages.at(s.stage);
+      st.embed_dim = d.per_channel * width;
+      if (s.stage == 0) spec.efficientvit.stem.back() = st.embed_dim;
+      for (BlockSpec& b : st.blocks)  // cascaded heads' v is their input chunk
+        if (b.attention && b.attention->cascade)
+          for (HeadSpec& h : b.attention->heads) h.v_dim = st.embed_dim / int(b.attention->heads.size());
+      return;
+    }
     case GroupType::StemHidden: spec.efficientvit.stem.at(s.index) = width; return;
     case GroupType::FFNHidden: ffn_list(spec, s).at(s.index) = width; return;
     case GroupType::DWFFN: if (width == 0) ffn_list(spec, s).at(s.index) = 0; return;
@@ -270,6 +384,7 @@ void set_width(ArchSpec& spec, const Dimension& d, int width) {
       return;
     case GroupType::MergeHidden: spec.efficientvit.stages.at(s.stage).downsample->hidden = width; return;
     case GroupType::SEHidden: return;  // se_width(hidden), not in the spec
+    case GroupType::ViTEmbed: spec.vit.embed_dim = width; return;
     case GroupType::ViTHead:
       if (width == 0) spec.vit.layers.at(s.layer).heads.at(s.head).qk_dim = 0;
       return;

@@ -5,6 +5,14 @@
 // head) is a Dimension of size 1.
 //
 // efficientvit                                    coupled weights of channel j
+//   embed       a stage's embedding channel:     rows of every Conv2dBN writing the stream (the
+//               stream positions {g n + j}, g <  last stem conv or the PatchMerging conv3, each
+//               G, n = width / G, G the least    DW, FFN pw2, attention proj; BN included) and
+//               common multiple of the stage's   columns of every reader (FFN pw1, each head's
+//               head counts: every head's input  qkv, the next PatchMerging conv1, the head's
+//               chunk loses the same channels)   BN1d + Linear); with cascade, v rows {r n + j}
+//                                                of every head (the chunk each adds to the next
+//                                                head's input) and their proj columns
 //   stem_hidden a stem conv's channel (not the   conv i row j (+ BN), conv i+1 column j
 //               last: that is the embedding)
 //   ffn_hidden  FFN hidden channel                pw1 row j (conv + BN), pw2 column j
@@ -17,15 +25,24 @@
 //   mixer       a whole attention mixer           every weight under blocksK.j.mixer
 //   dw_ffn      a DW + FFN pair (the ArchSpec's   every weight of the pair
 //               unit of an ffn_before/after entry)
-// vit (NViT's set without the embedding width)
+// vit (NViT's set)
+//   vit_embed   the embedding channel (shared     patch_embed.proj row, cls_token and pos_embed
+//               by every layer)                   column, every norm, qkv and fc1 column j, proj
+//                                                 and fc2 row j (+ bias), head columns
 //   vit_head    a whole head                      its q, k, v rows of qkv (+ bias), proj columns
 //   vit_qk      a head's q.k channel              q and k rows j
 //   vit_v       a head's v channel                v row j, proj column
 //   vit_mlp     MLP hidden channel                fc1 row j (+ bias), fc2 column j
 //
+// The vit embedding is the one group whose cut is not exact: LayerNorm's mean and variance run
+// over every channel, a zeroed one included, so a network without channel j normalises its
+// tokens slightly differently (NViT fine-tunes after it, as prune does). Its mask zeroes the
+// channel everywhere it is written.
+//
 // With cascade (CGA) a head's v width is the chunk it adds to the next head's input, so it is
-// tied to embed_dim / heads: v is only a group of non-cascaded attention. The embedding width
-// and efficientvit whole heads (which change the chunk split) are not groups yet.
+// tied to embed_dim / heads: v is only a group of non-cascaded attention (and, cascaded, part of
+// the embedding). Whole efficientvit heads (which change the chunk split) are not groups yet.
+// The embedding groups are chosen only with SelectOptions::embed (--embed).
 #pragma once
 
 #include <cstdint>
@@ -36,8 +53,9 @@
 
 namespace vitnas::prune {
 
-enum class GroupType { StemHidden, FFNHidden, QK, V, MergeHidden, SEHidden, Mixer, DWFFN, ViTHead, ViTQK, ViTV, ViTMLP };
-constexpr int kGroupTypes = 12;
+enum class GroupType {
+  Embed, StemHidden, FFNHidden, QK, V, MergeHidden, SEHidden, Mixer, DWFFN, ViTEmbed, ViTHead, ViTQK, ViTV, ViTMLP
+};
 std::string to_string(GroupType t);  // "stem_hidden", "ffn_hidden", "qk", ..., "vit_mlp"
 bool is_unit(GroupType t);           // mixer, dw_ffn, vit_head
 
@@ -62,8 +80,10 @@ struct Site {
 struct Dimension {
   GroupType type = GroupType::FFNHidden;
   std::string name;  // "blocks1.0.ffn0", "blocks1.0.mixer.head2.qk", "blocks.3.head1", ...
-  std::string row;   // the walk's row ("blocks1.0"): what its latency changes
+  std::string row;   // the walk's row ("blocks1.0"): what its latency changes ...
+  bool shared = false;  // ... or every row's (the vit embedding)
   int size = 0;      // channels (1 for a unit)
+  int per_channel = 1;  // efficientvit embed: stream channels per channel (G)
   Site site;
   std::vector<Slice> coupled;  // every weight a cut removes (parameters and BN statistics)
   std::vector<Slice> mask;     // zeroing these removes the channel's effect exactly

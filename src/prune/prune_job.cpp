@@ -2,7 +2,9 @@
 
 #include <filesystem>
 #include <map>
+#include <limits>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
@@ -37,9 +39,14 @@ void validate(const PruneConfig& c) {
   require(c.steps >= 1 && c.steps <= 100, "--steps: must be in 1..100");
   require(c.importance_batches >= 1, "--importance-batches: must be >= 1");
   require(c.importance_batch_size >= 1, "--importance-batch-size: must be >= 1");
-  require(c.select.round_to >= 1 && c.select.round_qk >= 1, "--round-to, --round-qk: must be >= 1");
+  require(c.select.round_to >= 1 && c.select.round_qk >= 1 && c.select.round_embed >= 1,
+          "--round-to, --round-qk, --round-embed: must be >= 1");
   require(c.finetune_epochs >= 0, "--finetune-epochs: must be >= 0");
   require(c.measure_seconds > 0, "--measure-seconds: must be > 0");
+  require(c.closed_loop >= 0 && c.closed_loop <= 20, "--closed-loop: must be in 0..20");
+  require(c.closed_loop == 0 || (!c.table.empty() && c.target_macs == 0),
+          "--closed-loop: needs --table and a latency target (--target-ms or --target-ratio)");
+  require(c.closed_loop_tolerance > 0 && c.closed_loop_tolerance < 0.5, "--closed-loop-tolerance: must be in (0, 0.5)");
   importance_from_string(c.importance);
   TrainRecipe r = c.recipe;
   r.arch = load_arch(c.arch);
@@ -65,9 +72,13 @@ nlohmann::json config_to_json(const PruneConfig& c) {
           {"round_to", c.select.round_to},
           {"round_qk", c.select.round_qk},
           {"units", c.select.units},
+          {"embed", c.select.embed},
+          {"round_embed", c.select.round_embed},
           {"steps", c.steps},
           {"finetune_epochs", c.finetune_epochs},
           {"profile_missing", c.profile_missing},
+          {"closed_loop", c.closed_loop},
+          {"closed_loop_tolerance", c.closed_loop_tolerance},
           {"recipe", recipe}};
 }
 
@@ -104,10 +115,11 @@ void write_log(const fs::path& path, const std::vector<nlohmann::json>& lines) {
   write_file_atomic(path.string(), text);
 }
 
-// Channels per group type, summed over a network's dimensions (units count 1 each).
+// Channels per group type, summed over a network's dimensions (units count 1 each; an
+// efficientvit embedding its stream channels, as G changes when a stage loses its attention).
 std::map<std::string, int64_t> widths_by_type(const ArchSpec& a) {
   std::map<std::string, int64_t> out;
-  for (const Dimension& d : dimensions(a)) out[to_string(d.type)] += d.size;
+  for (const Dimension& d : dimensions(a)) out[to_string(d.type)] += int64_t(d.size) * d.per_channel;
   return out;
 }
 
@@ -138,6 +150,8 @@ class Job {
       log = read_log(dir_ / "prune_log.jsonl");
     }
     open_budget();  // errors about the table come before anything is written
+    require(c_.closed_loop == 0 || budget_.measurable,
+            "--closed-loop: " + c_.table + " is not a cpu/cuda table of this machine, so nothing can be timed");
     fs::create_directories(dir_);
     prepare_table();  // DIR/table.json only: a cache of measurements, whatever the settings
 
@@ -164,6 +178,8 @@ class Job {
       torch::set_num_threads(train_threads);
       Classifier next = run_step(s, t, *current);
       log.push_back(step_line(s, t, next->spec(), *next));
+      if (fs::exists(step_dir(s) / "closed_loop.json"))
+        log.back()["closed_loop"] = read_json_file((step_dir(s) / "closed_loop.json").string());
       write_log(dir_ / "prune_log.jsonl", log);
     }
 
@@ -277,6 +293,7 @@ class Job {
       normalise_per_type(scores, dims);
       const Selection sel = select(current.spec(), dims, scores, std::cref(budget_), target, c_.select);
       Classifier pruned = shrink(current, dims, sel.plan, scores);
+      if (s == c_.steps && c_.closed_loop > 0) pruned = close_loop(current, dims, scores, target, pruned, dir);
       write_scores_csv((dir / "scores.csv").string(), dims, scores);
       ArchSpec arch = pruned->spec();
       arch.name = original_.name + "-pruned" + std::to_string(s);
@@ -302,6 +319,68 @@ class Job {
       });
     }
     return load_step(s);
+  }
+
+  // The next knapsack target from the cuts timed so far: between the nearest cuts below and above
+  // the goal (linear in the measured ratio) once the goal is bracketed, before that the last
+  // target scaled by goal / ratio. (The measured ratio moves in steps, not smoothly, as the
+  // knapsack's choices change: scaling alone overshoots back and forth.)
+  static double next_target(const nlohmann::json& trace, double goal) {
+    const nlohmann::json *below = nullptr, *above = nullptr;
+    for (const auto& e : trace) {
+      const double r = e["ratio"].get<double>();
+      if (r < goal && (!below || r > (*below)["ratio"].get<double>())) below = &e;
+      if (r >= goal && (!above || r < (*above)["ratio"].get<double>())) above = &e;
+    }
+    const nlohmann::json& last = trace.back();
+    if (!below || !above) return last["target"].get<double>() * goal / last["ratio"].get<double>();
+    const double t0 = (*below)["target"], r0 = (*below)["ratio"], t1 = (*above)["target"], r1 = (*above)["ratio"];
+    return t0 + (goal - r0) * (t1 - t0) / (r1 - r0);
+  }
+
+  // --closed-loop (see the header): the cut nearest the measured goal; every cut timed is written
+  // to DIR/closed_loop.json.
+  Classifier close_loop(ClassifierImpl& current, const std::vector<Dimension>& dims, const Scores& scores,
+                        double target, Classifier pruned, const fs::path& dir) {
+    torch::set_num_threads(budget_.table.device.threads);
+    nlohmann::json trace = nlohmann::json::array();
+    std::set<std::string> seen{arch_to_json(pruned->spec()).dump()};
+    Classifier best = pruned;
+    double best_error = std::numeric_limits<double>::infinity();
+    for (int k = 0;; ++k) {
+      report(0.1 + 0.9 * double(c_.steps - 1) / double(c_.steps),
+             "closed loop " + std::to_string(k + 1) + "/" + std::to_string(c_.closed_loop + 1) + ": measure");
+      const auto rows = run_validation(budget_.table, {original_, pruned->spec()}, table_device(),
+                                       validation_timing(c_.measure_seconds), 5);
+      const double ratio = rows[1].measured_ms / rows[0].measured_ms;
+      const double goal = c_.target_ratio > 0 ? c_.target_ratio : c_.target_ms / rows[0].measured_ms;
+      const double error = ratio / goal - 1;
+      trace.push_back({{"target", target},
+                       {"predicted", rows[1].predicted_ms},
+                       {"measured", rows[1].measured_ms},
+                       {"unpruned_measured", rows[0].measured_ms},
+                       {"ratio", ratio},
+                       {"goal", goal},
+                       {"error", error}});
+      spdlog::info("closed loop {}: target {:.4g} {} -> measured {:.4g} of the unpruned network (goal {:.4g}, {:+.1f}%)",
+                   k + 1, target, budget_.unit, ratio, goal, 100 * error);
+      if (std::abs(error) < best_error) {
+        best = pruned;
+        best_error = std::abs(error);
+      }
+      if (std::abs(error) <= c_.closed_loop_tolerance || k == c_.closed_loop) break;
+      target = next_target(trace, goal);
+      try {
+        const Selection sel = select(current.spec(), dims, scores, std::cref(budget_), target, c_.select);
+        pruned = shrink(current, dims, sel.plan, scores);
+      } catch (const InputError& e) {
+        spdlog::warn("closed loop: {}; keeping the nearest cut", e.what());
+        break;
+      }
+      if (!seen.insert(arch_to_json(pruned->spec()).dump()).second) break;  // the same cut again: settled
+    }
+    write_json_file_atomic((dir / "closed_loop.json").string(), trace);
+    return best;
   }
 
   nlohmann::json step_line(int s, std::optional<double> target, const ArchSpec& arch, ClassifierImpl& model) {

@@ -10,10 +10,20 @@
 //   DIR/table.json            the table with the widths pruning needs measured in
 //   DIR/prune_log.jsonl       one line per step (0: the unpruned network): target, predicted and
 //                             measured latency, MACs, params, kept channels by group type, val top-1
-//   DIR/steps/S/              arch.json, pruned.safetensors (the cut), scores.csv, finetune/
+//   DIR/steps/S/              arch.json, pruned.safetensors (the cut), scores.csv, finetune/,
+//                             closed_loop.json (the last step with --closed-loop: every cut timed)
 //   DIR/arch.json, DIR/weights.safetensors, DIR/scores.csv   the result (after the last step)
 // Every file is written atomically; a step's log line is written last, so a run killed anywhere
 // resumes (--resume) at the step it was in, its fine-tune from its last epoch checkpoint.
+//
+// The closed loop (--closed-loop N, cpu/cuda tables of this machine): the table misprices some
+// pruned shapes by 10-15%, always in the same direction, so the last step times its cut together
+// with the unpruned network (the same round-robin as `latency validate`), moves the knapsack's
+// target (scaled by goal / measured ratio; once cuts on both sides of the goal were timed,
+// interpolated between the nearest two) and cuts again, up to N times, keeping the cut nearest the goal
+// (the goal: --target-ratio, or --target-ms over the unpruned network's measured latency). Its
+// choices depend on timings, so a run with it is not repeatable bit for bit; without it (the
+// default) the same seed gives the same cuts.
 #pragma once
 
 #include <functional>
@@ -41,6 +51,8 @@ struct PruneConfig {
   bool profile_missing = true;     // measure the widths the table lacks (on this machine)
   bool measure = true;             // time each step's network on the table's device
   double measure_seconds = 2.0;
+  int closed_loop = 0;                 // re-cuts of the last step against measured latency
+  double closed_loop_tolerance = 0.02;  // stop when measured / goal is within 1 +- this
   bool allow_foreign_table = false;  // a cpu/cuda table of another machine: no measuring
   std::string out;
   bool resume = false;

@@ -51,6 +51,8 @@ bool is_active(const std::vector<Dimension>& dims, const Plan& plan, size_t i) {
 std::vector<int> allowed_widths(const Dimension& d, const SelectOptions& o) {
   if (is_unit(d.type)) return o.units ? std::vector<int>{0, 1} : std::vector<int>{1};
   if (d.type == GroupType::SEHidden) return {d.size};  // follows the merge width
+  if (d.type == GroupType::Embed || d.type == GroupType::ViTEmbed)
+    return o.embed ? width_grid(d.size, std::max(1, o.round_embed / d.per_channel)) : std::vector<int>{d.size};
   const bool narrow = d.type == GroupType::QK || d.type == GroupType::ViTQK || d.type == GroupType::StemHidden;
   return width_grid(d.size, narrow ? o.round_qk : o.round_to);
 }
@@ -167,7 +169,8 @@ Selection select(const ArchSpec& base, const std::vector<Dimension>& dims, const
   const double total = k.kept_value();
 
   // Cut: every dimension's best cut is cached; a cut changes the cost of its own row only (the
-  // cost is a sum over rows), so only the cuts of that row are re-priced.
+  // cost is a sum over rows), so only the cuts of that row, and of the widths every row shares,
+  // are re-priced (all of them after a cut of a shared width).
   std::vector<std::optional<Knapsack::Move>> cuts(dims.size());
   for (size_t i = 0; i < dims.size(); ++i) cuts[i] = k.best_cut(i);
   while (k.cost() > target) {
@@ -183,9 +186,10 @@ Selection select(const ArchSpec& base, const std::vector<Dimension>& dims, const
                        std::to_string(k.cost()) + ": every width at its minimum" +
                        (options.units ? ", units removed where the network allows" : "") + ")");
     const std::string row = dims[best].row;
+    const bool everywhere = dims[best].shared;
     k.take(std::move(*cuts[best]));
     for (size_t i = 0; i < dims.size(); ++i)
-      if (dims[i].row == row) cuts[i] = k.best_cut(i);
+      if (everywhere || dims[i].shared || dims[i].row == row) cuts[i] = k.best_cut(i);
   }
 
   // Give back: while some cut can be undone one width step within the target, undo the one that

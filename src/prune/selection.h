@@ -21,6 +21,10 @@ struct SelectOptions {
   int round_qk = 4;   // q.k and stem widths (16 and 8..32 in the paper: steps of 8 would leave
                       // one or two choices)
   bool units = true;  // may remove whole mixers, DW + FFN pairs and vit heads
+  bool embed = false;    // may narrow the embedding (efficientvit: per stage)
+  int round_embed = 32;  // in steps of this many stream channels (efficientvit: of whole
+                         // channels of G stream channels each, so max(1, round_embed / G)). Coarse:
+                         // every op of a stage changes with it, and a table is profiled at each
 };
 
 struct Plan {

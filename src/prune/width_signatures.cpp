@@ -9,15 +9,24 @@ namespace {
 
 class Grid final : public ArchVisitor {
  public:
-  Grid(const SelectOptions& o, int batch) : o_(o), batch_(batch) {}
+  Grid(const ArchSpec& spec, const SelectOptions& o, int batch) : o_(o), batch_(batch) {
+    // Each stage's stream widths: its embedding dimension's allowed widths, in stream channels.
+    for (const Dimension& d : dimensions(spec)) {
+      if (d.type != GroupType::Embed) continue;
+      std::vector<int> ws;
+      for (int w : allowed_widths(d, o)) ws.push_back(w * d.per_channel);
+      streams_.push_back(std::move(ws));
+    }
+  }
   std::map<std::string, OpSignature> out;
 
-  // Every combination of the stem's inner widths (the last is the embedding, not pruned).
+  void begin_stage(const Stage& s) override { stage_ = s.stage - 1; }
+
+  // Every combination of the stem's inner widths and the first stage's stream width.
   void stem(const Row&, const StemPart& p) override {
     std::vector<std::vector<int>> combos{{}};
     for (size_t i = 0; i < p.widths->size(); ++i) {
-      const std::vector<int> ws = i + 1 < p.widths->size() ? width_grid((*p.widths)[i], o_.round_qk)
-                                                           : std::vector<int>{(*p.widths)[i]};
+      const std::vector<int> ws = i + 1 < p.widths->size() ? width_grid((*p.widths)[i], o_.round_qk) : streams_[0];
       std::vector<std::vector<int>> next;
       for (const auto& c : combos)
         for (int w : ws) {
@@ -32,23 +41,54 @@ class Grid final : public ArchVisitor {
       add(stem_op(batch_, q));
     }
   }
-  void dw(const Row&, const DWPart& p) override { add(dw_op(batch_, p)); }
-  void head(const Row&, const HeadPart& p) override { add(head_op(batch_, p)); }
-  void ffn(const Row&, const FFNPart& p) override {
-    for (int h : width_grid(p.hidden, o_.round_to)) {
-      FFNPart q = p;
-      q.hidden = h;
-      add(ffn_op(batch_, q));
+  void dw(const Row& row, const DWPart& p) override {
+    for (int c : streams_[stream_stage(row)]) {
+      DWPart q = p;
+      q.dim = c;
+      add(dw_op(batch_, q));
     }
+  }
+  void head(const Row&, const HeadPart& p) override {
+    for (int c : streams_.back()) {
+      HeadPart q = p;
+      q.dim = c;
+      add(head_op(batch_, q));
+    }
+  }
+  void ffn(const Row& row, const FFNPart& p) override {
+    for (int c : streams_[stream_stage(row)])
+      for (int h : width_grid(p.hidden, o_.round_to)) {
+        FFNPart q = p;
+        q.dim = c;
+        q.hidden = h;
+        add(ffn_op(batch_, q));
+      }
   }
   void patch_merging(const Row&, const PatchMergingPart& p) override {
-    for (int h : width_grid(p.hidden, o_.round_to)) {
-      PatchMergingPart q = p;
-      q.hidden = h;
-      add(patch_merging_op(batch_, q));
-    }
+    for (int in : streams_[size_t(stage_ - 1)])
+      for (int h : width_grid(p.hidden, o_.round_to))
+        for (int out : streams_[size_t(stage_)]) {
+          PatchMergingPart q = p;
+          q.in = in;
+          q.hidden = h;
+          q.out = out;
+          add(patch_merging_op(batch_, q));
+        }
   }
   void attention(const Row&, const AttentionPart& a) override {
+    for (int c : streams_[size_t(stage_)]) {
+      AttentionSpec spec = *a.spec;  // cascaded heads' v is their input chunk
+      if (spec.cascade)
+        for (HeadSpec& h : spec.heads) h.v_dim = c / a.heads;
+      attention_at(AttentionPart(c, a.side, spec, a.geometry.window));
+    }
+  }
+
+ private:
+  size_t stream_stage(const Row& row) const {
+    return size_t(row.type == RowType::SubsampleFFN && row.position == 0 ? stage_ - 1 : stage_);
+  }
+  void attention_at(const AttentionPart& a) {
     const auto& heads = a.spec->heads;
     std::set<int> v_totals{0};  // every sum of the heads' v widths
     for (size_t i = 0; i < heads.size(); ++i) {
@@ -72,18 +112,19 @@ class Grid final : public ArchVisitor {
       add(attn_frame_op(batch_, b));
     }
   }
-
- private:
   void add(const OpSignature& s) { out.emplace(s.key(), s); }
+
   const SelectOptions& o_;
   int batch_;
+  std::vector<std::vector<int>> streams_;  // per stage
+  int stage_ = 0;
 };
 
 }  // namespace
 
 std::vector<OpSignature> width_signatures(const ArchSpec& spec, const SelectOptions& options, int batch) {
   require_op_family(spec);
-  Grid g(options, batch);
+  Grid g(spec, options, batch);
   walk(spec, g);
   std::vector<OpSignature> out;
   for (auto& [key, s] : g.out) out.push_back(s);
