@@ -26,7 +26,7 @@ for path in runs:
 for a in sorted(glob.glob(f"{out}/analyse_*/analysis.json")):
     s = json.load(open(a))
     how = "normalised per type" if s["normalised_per_type"] else "raw Taylor"
-    if "embed" in s["kept_by_type"] or "vit_embed" in s["kept_by_type"]:
+    if s.get("embed"):
         how += ", embedding too"
     print(f"\n{s['arch']} ({how}): kept at {s['budget_macs'] / s['macs']:.0%} of the MACs ({s['pruned_macs'] / 1e6:.2f} of {s['macs'] / 1e6:.2f} M)")
     for t, v in sorted(s["kept_by_type"].items()):

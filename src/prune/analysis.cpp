@@ -240,6 +240,7 @@ nlohmann::json run_analysis(const AnalyseConfig& c) {
 
   nlohmann::json summary{{"arch", recipe.arch.name},
                          {"normalised_per_type", c.normalise},
+                         {"embed", c.select.embed},
                          {"macs", macs},
                          {"budget_macs", c.macs_ratio * macs},
                          {"pruned_macs", sel.cost},

@@ -198,13 +198,14 @@ class GroupWalk final : public ArchVisitor {
   void head(const Row&, const HeadPart& h) override {
     if (spec_.family == Family::EfficientViT) {  // mean pool, then BN1d + Linear per classifier
       const int last = int(embed_.size()) - 1;
-      for (const char* c : {"head", "head_dist"}) {
-        if (c == std::string("head_dist") && !h.distillation) continue;
+      std::vector<std::string> classifiers{"head"};
+      if (h.distillation) classifiers.push_back("head_dist");
+      for (const std::string& c : classifiers) {
         Dimension& e = dims[size_t(embed_[size_t(last)])];
         for (const char* k : {".bn.weight", ".bn.bias", ".bn.running_mean", ".bn.running_var"})
-          on_stream(e.coupled, last, c + std::string(k), 0);
-        for (const char* k : {".bn.weight", ".bn.bias"}) on_stream(e.mask, last, c + std::string(k), 0);
-        stream_reader(last, c + std::string(".l.weight"));
+          on_stream(e.coupled, last, c + k, 0);
+        for (const char* k : {".bn.weight", ".bn.bias"}) on_stream(e.mask, last, c + k, 0);
+        stream_reader(last, c + ".l.weight");
       }
       return;
     }
