@@ -263,6 +263,14 @@ TEST_CASE("cli prune: bad input is a one-line error and writes nothing", "[prune
   CHECK(lacking.is_input_error());
   CHECK_THAT(lacking.err, Contains("has no entry"));
   CHECK(!fs::exists(out + "_f/prune.json"));
+  // Widths on a zero grid, for prune and for the analysis.
+  CHECK(run_cli(prune_args(out, "--target-macs 1000000 --embed --round-embed 0")).is_input_error());
+  const CliRun grid = run_cli("prune analyse --arch " + q(custom_weights() + "/arch.json") + " --weights " +
+                              q(custom_weights() + "/weights.safetensors") + " --data synthetic:64 --embed --round-embed 0 "
+                              "--out " + q(out + "_a"));
+  CHECK(grid.is_input_error());
+  CHECK_THAT(grid.err, Contains("--round-embed"));
+  CHECK(!fs::exists(out + "_a"));
   // No target, two targets.
   CHECK(run_cli(prune_args(out, "")).is_input_error());
   CHECK(run_cli(prune_args(out, "--target-ratio 0.5 --target-macs 1000")).is_input_error());

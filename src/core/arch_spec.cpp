@@ -487,4 +487,9 @@ bool same_network(const ArchSpec& a, const ArchSpec& b) {
   return a == renamed;
 }
 
+void tie_cascaded_v(AttentionSpec& attention, int embed_dim) {
+  if (!attention.cascade) return;
+  for (HeadSpec& h : attention.heads) h.v_dim = embed_dim / int(attention.heads.size());
+}
+
 }  // namespace vitnas

@@ -146,6 +146,10 @@ int downsampled_side(int side);
 // round_limit 0, i.e. max(8, int(hidden / 4 + 4) / 8 * 8). Shared by models/ and complexity.
 int se_width(int hidden);
 
+// With the cascade every head's v is the chunk it adds to the next head's input: sets each head's
+// v_dim to embed_dim / heads (no-op without the cascade). For code that changes a stage's width.
+void tie_cascaded_v(AttentionSpec& attention, int embed_dim);
+
 // Field-by-field equality (what a JSON round trip must preserve). ArchSpec compares the common
 // fields and only the sub-spec of its family: the other one is unused.
 bool operator==(const HeadSpec& a, const HeadSpec& b);

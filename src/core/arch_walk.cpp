@@ -53,6 +53,10 @@ AttentionPart::AttentionPart(int dim_, int side_, const AttentionSpec& spec_, in
   for (const HeadSpec& h : spec_.heads) v_total += h.v_dim;
 }
 
+int stream_stage(const Row& row) {
+  return row.type == RowType::SubsampleFFN && row.position == 0 ? row.stage - 2 : row.stage - 1;
+}
+
 // In a block the pairs are named dwI / ffnI; a subsample's pairs are a plain sequence.
 std::string module_path(const Row& row, const DWPart& p) {
   return row.name() + "." + (row.type == RowType::Block ? "dw" + std::to_string(p.index)

@@ -133,6 +133,10 @@ struct ViTLayerPart {
   LayerStyle style = LayerStyle::DeiT;
 };
 
+// efficientvit: the stage (0-based) whose residual stream a row reads and writes. A subsample's
+// first DW + FFN pairs (position 0) still run on the previous stage's width.
+int stream_stage(const Row& row);
+
 // Module paths in the state dict (the official names for the presets).
 std::string module_path(const Row& row, const DWPart& p);    // "blocks1.0.dw0", "blocks2.0.0"
 std::string module_path(const Row& row, const FFNPart& p);   // "blocks1.0.ffn0", "blocks2.0.1"

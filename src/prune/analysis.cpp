@@ -192,6 +192,7 @@ nlohmann::json run_analysis(const AnalyseConfig& c) {
   require(c.importance_batches >= 1 && c.batch_size >= 1, "--importance-batches, --batch: must be >= 1");
   require(c.oracle_groups >= 0 && c.oracle_batches >= 1, "--oracle-groups >= 0, --oracle-batches >= 1");
   require(!c.out.empty(), "--out: the output directory is required");
+  validate(c.select);
   TrainRecipe recipe;
   recipe.arch = load_arch(c.arch);
   recipe.data = c.data;

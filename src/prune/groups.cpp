@@ -289,10 +289,6 @@ class GroupWalk final : public ArchVisitor {
     dims.push_back(std::move(d));
     return int(dims.size()) - 1;
   }
-  // The stage whose residual stream a row runs on (a subsample's first pairs: the previous one's).
-  int stream_stage(const Row& row) const {
-    return row.type == RowType::SubsampleFFN && row.position == 0 ? stage_ - 1 : stage_;
-  }
   // Channel j of `stage`'s embedding in tensor `key` along `axis`: positions {g n + j}.
   void on_stream(std::vector<Slice>& out, int stage, const std::string& key, int axis) const {
     const Dimension& e = dims[size_t(embed_[size_t(stage)])];
@@ -361,9 +357,8 @@ void set_width(ArchSpec& spec, const Dimension& d, int width) {
       StageSpec& st = spec.efficientvit.stages.at(s.stage);
       st.embed_dim = d.per_channel * width;
       if (s.stage == 0) spec.efficientvit.stem.back() = st.embed_dim;
-      for (BlockSpec& b : st.blocks)  // cascaded heads' v is their input chunk
-        if (b.attention && b.attention->cascade)
-          for (HeadSpec& h : b.attention->heads) h.v_dim = st.embed_dim / int(b.attention->heads.size());
+      for (BlockSpec& b : st.blocks)
+        if (b.attention) tie_cascaded_v(*b.attention, st.embed_dim);
       return;
     }
     case GroupType::StemHidden: spec.efficientvit.stem.at(s.index) = width; return;

@@ -39,8 +39,7 @@ void validate(const PruneConfig& c) {
   require(c.steps >= 1 && c.steps <= 100, "--steps: must be in 1..100");
   require(c.importance_batches >= 1, "--importance-batches: must be >= 1");
   require(c.importance_batch_size >= 1, "--importance-batch-size: must be >= 1");
-  require(c.select.round_to >= 1 && c.select.round_qk >= 1 && c.select.round_embed >= 1,
-          "--round-to, --round-qk, --round-embed: must be >= 1");
+  validate(c.select);
   require(c.finetune_epochs >= 0, "--finetune-epochs: must be >= 0");
   require(c.measure_seconds > 0, "--measure-seconds: must be > 0");
   require(c.closed_loop >= 0 && c.closed_loop <= 20, "--closed-loop: must be in 0..20");
@@ -321,21 +320,28 @@ class Job {
     return load_step(s);
   }
 
+  // One cut of the closed loop, timed with the unpruned network.
+  struct TimedCut {
+    double target = 0, predicted = 0, measured = 0, unpruned_measured = 0, ratio = 0, goal = 0;
+    double error() const { return ratio / goal - 1; }
+    nlohmann::json json() const {
+      return {{"target", target},     {"predicted", predicted}, {"measured", measured},
+              {"unpruned_measured", unpruned_measured}, {"ratio", ratio}, {"goal", goal}, {"error", error()}};
+    }
+  };
+
   // The next knapsack target from the cuts timed so far: between the nearest cuts below and above
   // the goal (linear in the measured ratio) once the goal is bracketed, before that the last
   // target scaled by goal / ratio. (The measured ratio moves in steps, not smoothly, as the
   // knapsack's choices change: scaling alone overshoots back and forth.)
-  static double next_target(const nlohmann::json& trace, double goal) {
-    const nlohmann::json *below = nullptr, *above = nullptr;
-    for (const auto& e : trace) {
-      const double r = e["ratio"].get<double>();
-      if (r < goal && (!below || r > (*below)["ratio"].get<double>())) below = &e;
-      if (r >= goal && (!above || r < (*above)["ratio"].get<double>())) above = &e;
+  static double next_target(const std::vector<TimedCut>& timed, double goal) {
+    const TimedCut *below = nullptr, *above = nullptr;
+    for (const TimedCut& c : timed) {
+      if (c.ratio < goal && (!below || c.ratio > below->ratio)) below = &c;
+      if (c.ratio >= goal && (!above || c.ratio < above->ratio)) above = &c;
     }
-    const nlohmann::json& last = trace.back();
-    if (!below || !above) return last["target"].get<double>() * goal / last["ratio"].get<double>();
-    const double t0 = (*below)["target"], r0 = (*below)["ratio"], t1 = (*above)["target"], r1 = (*above)["ratio"];
-    return t0 + (goal - r0) * (t1 - t0) / (r1 - r0);
+    if (!below || !above) return timed.back().target * goal / timed.back().ratio;
+    return below->target + (goal - below->ratio) * (above->target - below->target) / (above->ratio - below->ratio);
   }
 
   // --closed-loop (see the header): the cut nearest the measured goal; every cut timed is written
@@ -343,7 +349,7 @@ class Job {
   Classifier close_loop(ClassifierImpl& current, const std::vector<Dimension>& dims, const Scores& scores,
                         double target, Classifier pruned, const fs::path& dir) {
     torch::set_num_threads(budget_.table.device.threads);
-    nlohmann::json trace = nlohmann::json::array();
+    std::vector<TimedCut> timed;
     std::set<std::string> seen{arch_to_json(pruned->spec()).dump()};
     Classifier best = pruned;
     double best_error = std::numeric_limits<double>::infinity();
@@ -352,24 +358,22 @@ class Job {
              "closed loop " + std::to_string(k + 1) + "/" + std::to_string(c_.closed_loop + 1) + ": measure");
       const auto rows = run_validation(budget_.table, {original_, pruned->spec()}, table_device(),
                                        validation_timing(c_.measure_seconds), 5);
-      const double ratio = rows[1].measured_ms / rows[0].measured_ms;
-      const double goal = c_.target_ratio > 0 ? c_.target_ratio : c_.target_ms / rows[0].measured_ms;
-      const double error = ratio / goal - 1;
-      trace.push_back({{"target", target},
-                       {"predicted", rows[1].predicted_ms},
-                       {"measured", rows[1].measured_ms},
-                       {"unpruned_measured", rows[0].measured_ms},
-                       {"ratio", ratio},
-                       {"goal", goal},
-                       {"error", error}});
+      TimedCut t;
+      t.target = target;
+      t.predicted = rows[1].predicted_ms;
+      t.measured = rows[1].measured_ms;
+      t.unpruned_measured = rows[0].measured_ms;
+      t.ratio = t.measured / t.unpruned_measured;
+      t.goal = c_.target_ratio > 0 ? c_.target_ratio : c_.target_ms / t.unpruned_measured;
+      timed.push_back(t);
       spdlog::info("closed loop {}: target {:.4g} {} -> measured {:.4g} of the unpruned network (goal {:.4g}, {:+.1f}%)",
-                   k + 1, target, budget_.unit, ratio, goal, 100 * error);
-      if (std::abs(error) < best_error) {
+                   k + 1, target, budget_.unit, t.ratio, t.goal, 100 * t.error());
+      if (std::abs(t.error()) < best_error) {
         best = pruned;
-        best_error = std::abs(error);
+        best_error = std::abs(t.error());
       }
-      if (std::abs(error) <= c_.closed_loop_tolerance || k == c_.closed_loop) break;
-      target = next_target(trace, goal);
+      if (best_error <= c_.closed_loop_tolerance || k == c_.closed_loop) break;
+      target = next_target(timed, t.goal);
       try {
         const Selection sel = select(current.spec(), dims, scores, std::cref(budget_), target, c_.select);
         pruned = shrink(current, dims, sel.plan, scores);
@@ -379,6 +383,8 @@ class Job {
       }
       if (!seen.insert(arch_to_json(pruned->spec()).dump()).second) break;  // the same cut again: settled
     }
+    nlohmann::json trace = nlohmann::json::array();
+    for (const TimedCut& t : timed) trace.push_back(t.json());
     write_json_file_atomic((dir / "closed_loop.json").string(), trace);
     return best;
   }

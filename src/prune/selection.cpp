@@ -35,6 +35,11 @@ std::vector<int64_t> kept_channels(const std::vector<double>& scores, int k) {
   return order;
 }
 
+void validate(const SelectOptions& o) {
+  require(o.round_to >= 1 && o.round_qk >= 1 && o.round_embed >= 1,
+          "--round-to, --round-qk, --round-embed: must be >= 1");
+}
+
 std::vector<int> width_grid(int size, int step) {
   std::vector<int> w;
   for (int k = std::max(1, step); k < size; k += std::max(1, step)) w.push_back(k);

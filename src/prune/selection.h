@@ -31,6 +31,9 @@ struct Plan {
   std::vector<int> widths;  // per dimension
 };
 
+// InputError naming the flag (--round-to, --round-qk, --round-embed: >= 1).
+void validate(const SelectOptions& o);
+
 Plan full_plan(const std::vector<Dimension>& dims);
 
 // The network a plan describes (channel widths first, then removed units; compacted, validated).

@@ -42,7 +42,7 @@ class Grid final : public ArchVisitor {
     }
   }
   void dw(const Row& row, const DWPart& p) override {
-    for (int c : streams_[stream_stage(row)]) {
+    for (int c : streams_[size_t(stream_stage(row))]) {
       DWPart q = p;
       q.dim = c;
       add(dw_op(batch_, q));
@@ -56,7 +56,7 @@ class Grid final : public ArchVisitor {
     }
   }
   void ffn(const Row& row, const FFNPart& p) override {
-    for (int c : streams_[stream_stage(row)])
+    for (int c : streams_[size_t(stream_stage(row))])
       for (int h : width_grid(p.hidden, o_.round_to)) {
         FFNPart q = p;
         q.dim = c;
@@ -77,17 +77,13 @@ class Grid final : public ArchVisitor {
   }
   void attention(const Row&, const AttentionPart& a) override {
     for (int c : streams_[size_t(stage_)]) {
-      AttentionSpec spec = *a.spec;  // cascaded heads' v is their input chunk
-      if (spec.cascade)
-        for (HeadSpec& h : spec.heads) h.v_dim = c / a.heads;
+      AttentionSpec spec = *a.spec;
+      tie_cascaded_v(spec, c);
       attention_at(AttentionPart(c, a.side, spec, a.geometry.window));
     }
   }
 
  private:
-  size_t stream_stage(const Row& row) const {
-    return size_t(row.type == RowType::SubsampleFFN && row.position == 0 ? stage_ - 1 : stage_);
-  }
   void attention_at(const AttentionPart& a) {
     const auto& heads = a.spec->heads;
     std::set<int> v_totals{0};  // every sum of the heads' v widths
