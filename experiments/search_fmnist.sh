@@ -42,7 +42,7 @@ for seed in 0 1 2; do
 done
 
 # 3. The full search at three budgets.
-hand_ms="$("$vitnas" latency predict --table "$table" --arch "$hand" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["ms"])')"
+hand_ms="$("$vitnas" latency predict --table "$table" --arch "$hand" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ms"])')"
 budgets="$(python3 -c "print(','.join('%.3f' % (f * $hand_ms) for f in (0.6, 1.0, 1.5)))")"
 [ -f "$out/full.json" ] || { "$vitnas" search "${accuracy[@]}" --budgets "$budgets" --population 100 \
   --generations 30 --seed 0 --mark "$hand" --measure --out "$out/full" --resume --json \
@@ -55,7 +55,7 @@ mtable="${MTABLE:-$out/mspace_cpu_1t_b16.json}"
 # Ten budgets evenly from m0's to m5's predicted latency.
 mbudgets="$(for m in m0 m5; do "$vitnas" latency predict --table "$mtable" --arch $m --json; done |
   python3 -c 'import json,sys; d=json.JSONDecoder(); t=sys.stdin.read().strip(); a,i=d.raw_decode(t); b,_=d.raw_decode(t[i:].strip())
-lo,hi=a["ms"],b["ms"]; print(",".join("%.2f" % (lo+(hi-lo)*k/9) for k in range(10)))')"
+lo,hi=a[0]["ms"],b[0]["ms"]; print(",".join("%.2f" % (lo+(hi-lo)*k/9) for k in range(10)))')"
 [ -f "$out/mspace.json" ] || { "$vitnas" search --space experiments/spaces/efficientvit_m.json \
   --table "$mtable" --budgets "$mbudgets" \
   --mark m0,m1,m2,m3,m4,m5 --measure --out "$out/mspace" --resume --json --log-level warn \

@@ -211,5 +211,5 @@ TEST_CASE("cli supernet eval --table: the latency model's cost of each subnet", 
   const CliRun predicted = run_cli("latency predict --table " + q(table) + " --arch " + q(arch) + " --json");
   INFO(predicted.err);
   REQUIRE(predicted.code == 0);
-  CHECK(rows[1]["latency"].get<double>() == Approx(predicted.out_json()["seconds"].get<double>()));
+  CHECK(rows[1]["latency"].get<double>() == Approx(predicted.out_json()[0]["seconds"].get<double>()));
 }

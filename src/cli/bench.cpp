@@ -12,7 +12,9 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/limits.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "models/inference.h"
 #include "models/weights.h"
 #include "models/fused_efficientvit.h"
@@ -47,6 +49,10 @@ nlohmann::json bench_one(const std::string& arch, const BenchCliOptions& o,
   ArchSpec spec = load_arch(arch);
   if (o.res > 0) spec.img_size = int(o.res);  // the same network at another input size
   validate(spec);
+  if (device.is_cpu())
+    require_memory(spec, o.batch, Workload::Inference,
+                   "bench --batch " + std::to_string(o.batch) + " of " + spec.name + " at " +
+                       std::to_string(spec.img_size) + "x" + std::to_string(spec.img_size));
 
   auto model = build_model(spec);
   if (!o.weights.empty()) {
@@ -150,16 +156,13 @@ void run_bench(BenchCliOptions o) {
   const torch::Device device = parse_device(o.device);
   require(o.dtype == "float32" || o.dtype == "float16", "--dtype: use float32 or float16");
   require(o.dtype == "float32" || device.is_cuda(), "--dtype float16 needs --device cuda");
-  require(o.seconds > 0 && o.warmup >= 0, "--seconds must be > 0 and --warmup >= 0");
-  require(o.rounds >= 1, "--rounds must be >= 1");
-  if (o.batch == 0) o.batch = device.is_cuda() ? 2048 : 16;
-  require(o.batch >= 1, "--batch must be >= 1");
+  if (o.batch == 0) o.batch = device.is_cuda() ? 2048 : 16;  // unset (the flag refuses 0)
   require(o.weights.empty() || o.archs.size() == 1, "--weights needs exactly one --arch");
 
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& arch : o.archs) rows.push_back(bench_one(arch, o, device));
   if (o.common.json) {
-    print_json(rows.size() == 1 ? rows[0] : rows);
+    print_json(rows);  // a list, one row per --arch, however many there are
     return;
   }
   std::printf("%-12s %10s %10s %8s %9s", "arch", "img/s", "ms/batch", "spread", "iters");
@@ -196,12 +199,12 @@ void register_bench(CLI::App& root) {
   sub->add_option("--weights", o->weights, "safetensors weights (default: random init)");
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
   sub->add_option("--dtype", o->dtype, "float32, or float16 on CUDA")->capture_default_str();
-  sub->add_option("--threads", o->threads, "intra-op CPU threads")->capture_default_str();
-  sub->add_option("--batch", o->batch, "batch size (default 16 on CPU, 2048 on CUDA)");
-  sub->add_option("--res", o->res, "input resolution (default: the architecture's img_size)");
-  sub->add_option("--seconds", o->seconds, "timed seconds in total")->capture_default_str();
-  sub->add_option("--warmup", o->warmup, "warm-up seconds")->capture_default_str();
-  sub->add_option("--rounds", o->rounds, "timed rounds (interleaved with --baseline)")->capture_default_str();
+  sub->add_option("--threads", o->threads, "intra-op CPU threads")->check(thread_count(false))->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size (default 16 on CPU, 2048 on CUDA)")->check(integer_in(1, kMaxBatch));
+  sub->add_option("--res", o->res, "input resolution (default: the architecture's img_size)")->check(integer_in(1, kMaxImgSize));
+  sub->add_option("--seconds", o->seconds, "timed seconds in total")->check(number_in(0.01, kMaxSeconds))->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "warm-up seconds")->check(number_in(0, kMaxSeconds))->capture_default_str();
+  sub->add_option("--rounds", o->rounds, "timed rounds (interleaved with --baseline)")->check(integer_in(1, 1000))->capture_default_str();
   sub->add_flag("--baseline", o->baseline, "also time the official network form and print the speedup");
   sub->add_flag("--unfused", o->unfused, "time the unfused eval network instead of the fused one");
   sub->add_flag("--profile", o->profile, "also time each step of the fused network (where the time goes)");

@@ -14,7 +14,9 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/limits.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "profile/benchmark.h"
 #include "train/classifier_trainer.h"
 #include "train/losses.h"
@@ -48,6 +50,8 @@ void run_bench_train(const BenchTrainOptions& o) {
           "--batch, --steps, --rounds must be >= 1 and --warmup >= 0");
   TrainRecipe recipe;
   recipe.arch = load_arch(o.arch);
+  require_memory(recipe.arch, o.batch, Workload::Training,
+                 "bench-train --batch " + std::to_string(o.batch) + " of " + recipe.arch.name);
   recipe.batch_size = o.batch;
   recipe.clip_grad = 5.0;  // exercised, as most recipes clip
   ProcessGroup single(DistributedEnv{}, torch::kCPU);
@@ -104,11 +108,11 @@ void register_bench_train(CLI::App& root) {
   auto o = std::make_shared<BenchTrainOptions>();
   auto* sub = root.add_subcommand("bench-train", "images/s of the training step on random data");
   sub->add_option("--arch", o->arch, "preset or ArchSpec JSON")->capture_default_str();
-  sub->add_option("--batch", o->batch)->capture_default_str();
-  sub->add_option("--threads", o->threads, "intra-op CPU threads")->capture_default_str();
-  sub->add_option("--steps", o->steps, "timed steps per round")->capture_default_str();
-  sub->add_option("--rounds", o->rounds, "rounds; the median is reported")->capture_default_str();
-  sub->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str();
+  sub->add_option("--batch", o->batch, "images per step (>= 2: BatchNorm needs two)")->check(integer_in(2, kMaxBatch))->capture_default_str();
+  sub->add_option("--threads", o->threads, "intra-op CPU threads")->check(thread_count(false))->capture_default_str();
+  sub->add_option("--steps", o->steps, "timed steps per round")->check(integer_in(1, kMaxCount))->capture_default_str();
+  sub->add_option("--rounds", o->rounds, "rounds; the median is reported")->check(integer_in(1, 1000))->capture_default_str();
+  sub->add_option("--warmup", o->warmup, "untimed steps first")->check(integer_in(0, kMaxCount))->capture_default_str();
   sub->add_flag("--baseline", o->baseline,
                 "also time the official loop's direct port (torch::optim::AdamW), interleaved");
   add_common_options(*sub, o->common);

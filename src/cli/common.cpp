@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <filesystem>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -32,6 +34,36 @@ void apply_common_options(const CommonOptions& common) {
 
 namespace {
 
+namespace fs = std::filesystem;
+
+// Flags whose values name files or folders. In a config file their relative paths are relative
+// to the config's folder (as a measured-points file's arch paths are), so a config works from
+// any working directory. List items (--arch m0,a.json) resolve one by one; presets and the
+// supernet's "largest"/"smallest" are names, not paths; --data resolves the folder after
+// "kind:" ("fashion-mnist" alone and "synthetic:N" name no folder).
+const std::set<std::string> kPathFlags = {
+    "arch", "weights", "table", "space", "out", "input", "output", "csv", "measured", "supernet",
+    "teacher", "teacher-weights", "init-weights", "costs", "mark", "data"};
+
+std::string resolve_path(const fs::path& dir, const std::string& key, const std::string& value) {
+  auto resolve = [&](const std::string& item) {
+    if (item.empty() || is_preset(item) || item == "largest" || item == "smallest" ||
+        fs::path(item).is_absolute())
+      return item;
+    return (dir / item).lexically_normal().string();
+  };
+  if (key == "data") {
+    const size_t colon = value.find(':');
+    if (colon == std::string::npos || value.compare(0, colon, "synthetic") == 0) return value;
+    return value.substr(0, colon + 1) + resolve(value.substr(colon + 1));
+  }
+  std::string out;
+  std::stringstream items(value);
+  for (std::string item; std::getline(items, item, ',');)
+    out += (out.empty() ? "" : ",") + resolve(item);
+  return out;
+}
+
 // JSON value -> the command-line tokens of one flag ("--batch", "32"); false flags vanish.
 std::vector<std::string> flag_tokens(const std::string& file, const CLI::App& sub,
                                      const std::string& key, const nlohmann::json& value) {
@@ -40,6 +72,8 @@ std::vector<std::string> flag_tokens(const std::string& file, const CLI::App& su
           file + ": unknown key '" + key + "' for '" + sub.get_name() + "' (see --help)");
   const std::string flag = "--" + key;
   auto scalar = [&](const nlohmann::json& v) -> std::string {
+    if (v.is_string() && kPathFlags.count(key) > 0)
+      return resolve_path(fs::path(file).parent_path(), key, v.get<std::string>());
     if (v.is_string()) return v.get<std::string>();
     require(v.is_number() || v.is_boolean(),
             file + ": '" + key + "' must be a string, number or boolean");
@@ -119,8 +153,11 @@ torch::Device parse_device(const std::string& name) {
 
 int machine_cores() { return std::max(1, int(std::thread::hardware_concurrency())); }
 
-void set_threads(int threads) {
-  require(threads >= 1, "--threads: must be >= 1, got " + std::to_string(threads));
+void set_threads(int threads, const std::string& what) {
+  require(threads >= 1, what + ": threads must be >= 1, got " + std::to_string(threads));
+  require(threads <= machine_cores(),
+          what + ": " + std::to_string(threads) + " threads, but this machine has " +
+              std::to_string(machine_cores()) + " hardware threads (use a table made here)");
   torch::set_num_threads(threads);
 }
 
@@ -139,22 +176,29 @@ double now_s() {
 }  // namespace
 
 Progress::Progress(std::string label)
-    : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO) != 0), start_(now_s()) {}
+    : label_(std::move(label)), terminal_(::isatty(STDERR_FILENO) != 0), start_(now_s()) {}
 
 Progress::~Progress() {
-  if (enabled_ && last_draw_ >= 0) std::fprintf(stderr, "\n");
+  if (terminal_ && last_draw_ >= 0) std::fprintf(stderr, "\n");
 }
 
 void Progress::update(double fraction, const std::string& status) {
-  if (!enabled_) return;
   const double t = now_s();
+  const double eta = fraction > 0 ? (t - start_) * (1.0 - fraction) / fraction : 0.0;
+  if (!terminal_) {  // no redrawing: a line now and then, the first after 10 s
+    if (t - std::max(start_, last_draw_) < 10.0 || fraction >= 1.0) return;
+    last_draw_ = t;
+    std::fprintf(stderr, "%s %3d%% ETA %.0fs %s\n", label_.c_str(), int(fraction * 100), eta,
+                 status.c_str());
+    std::fflush(stderr);
+    return;
+  }
   if (last_draw_ >= 0 && t - last_draw_ < 0.2 && fraction < 1.0) return;
   last_draw_ = t;
   constexpr int kWidth = 30;
   const int filled = int(fraction * kWidth);
   std::string bar(size_t(filled), '=');
   if (filled < kWidth) bar += '>' + std::string(size_t(kWidth - filled - 1), ' ');
-  const double eta = fraction > 0 ? (t - start_) * (1.0 - fraction) / fraction : 0.0;
   std::fprintf(stderr, "\r%s [%s] %3d%% ETA %.0fs %s ", label_.c_str(), bar.c_str(),
                int(fraction * 100), eta, status.c_str());
   std::fflush(stderr);

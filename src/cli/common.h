@@ -31,7 +31,10 @@ std::vector<std::string> expand_config(const CLI::App& root, std::vector<std::st
 
 // Validated torch settings.
 torch::Device parse_device(const std::string& name);  // "cpu", "cuda", "cuda:1"
-void set_threads(int threads);                          // intra-op threads (>= 1)
+// Intra-op threads, 1 .. machine_cores(): more only oversubscribes the cores, so a table that
+// claims more threads than this machine has cannot be measured or validated here. `what` names
+// the source of the number in the error ("--threads", or the table file).
+void set_threads(int threads, const std::string& what = "--threads");
 int machine_cores();                                    // hardware threads (>= 1)
 
 // An architecture (preset or JSON) built as a model, with weights if a path is given, else
@@ -39,7 +42,8 @@ int machine_cores();                                    // hardware threads (>= 
 Classifier load_model(const std::string& arch, const std::string& weights, uint64_t seed = 0);
 
 // A one-line progress bar on stderr ("label [=====>    ] 45% ETA 12s"), redrawn at most
-// a few times a second and only when stderr is a terminal.
+// a few times a second when stderr is a terminal; otherwise (a log file, a pipe, a batch job)
+// a plain line "label 45% ETA 12s ..." every 10 seconds.
 class Progress {
  public:
   explicit Progress(std::string label);
@@ -49,7 +53,7 @@ class Progress {
 
  private:
   std::string label_;
-  bool enabled_;
+  bool terminal_;
   double start_, last_draw_ = -1.0;
 };
 

@@ -9,7 +9,10 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/limits.h"
 #include "core/error.h"
+#include "core/io.h"
+#include "core/memory.h"
 #include "core/safetensors.h"
 #include "models/inference.h"
 
@@ -49,14 +52,25 @@ void run_forward(const ForwardOptions& o) {
   auto model = load_model(o.arch, o.weights);
   const ArchSpec& spec = model->spec();
 
+  require_writable(o.output, "--output");
   auto x = pick_input(safetensors::load(o.input), o);
   require(x.is_floating_point(), o.input + ": the input must be a floating-point tensor");
-  if (x.dim() == 3) x = x.unsqueeze(0);  // a single image
-  require(x.dim() == 4 && x.size(1) == spec.in_chans && x.size(2) == spec.img_size &&
+  if (x.dim() == 3) {
+    spdlog::warn("{}: a 3-D input {} is taken as one image (C, H, W)", o.input, c10::str(x.sizes()));
+    x = x.unsqueeze(0);
+  }  require(x.dim() == 4 && x.size(1) == spec.in_chans && x.size(2) == spec.img_size &&
               x.size(3) == spec.img_size,
           o.input + ": input must be (B, " + std::to_string(spec.in_chans) + ", " +
               std::to_string(spec.img_size) + ", " + std::to_string(spec.img_size) + "), got " +
               c10::str(x.sizes()));
+  require(x.size(0) >= 1, o.input + ": the input holds no image (batch 0)");
+  // NaN or inf in, NaN logits out with exit 0 would be a silent wrong answer.
+  const int64_t bad = x.numel() - torch::isfinite(x).sum().item<int64_t>();
+  require(bad == 0, o.input + ": the input has " + std::to_string(bad) +
+                        " NaN or infinite values (check how it was written)");
+  if (device.is_cpu())
+    require_memory(spec, x.size(0), Workload::Inference,
+                   "forward on " + std::to_string(x.size(0)) + " images of " + spec.name);
 
   model->eval();
   model->to(device);
@@ -87,7 +101,7 @@ void register_forward(CLI::App& root) {
   sub->add_option("--output", o->output, "safetensors file to write (tensor 'logits')")->required();
   sub->add_flag("--fused", o->fused, "run the BN-fused inference network");
   sub->add_option("--device", o->device, "cpu or cuda[:N]")->capture_default_str();
-  sub->add_option("--threads", o->threads, "intra-op CPU threads")->capture_default_str();
+  sub->add_option("--threads", o->threads, "intra-op CPU threads")->check(thread_count(false))->capture_default_str();
   add_common_options(*sub, o->common);
   sub->callback([o] { run_forward(*o); });
 }

@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/limits.h"
 #include "core/error.h"
 #include "core/io.h"
 #include "core/search_space.h"
@@ -60,7 +61,7 @@ void run_predict(const PredictOptions& o) {
     for (auto& r : rows) r["predictions_per_s"] = rate;
   }
   if (o.common.json) {
-    print_json(rows.size() == 1 ? rows[0] : rows);
+    print_json(rows);  // a list, one row per --arch, however many there are
     return;
   }
   for (const auto& r : rows) std::printf("%s", model->prediction_text(r).c_str());
@@ -134,8 +135,9 @@ void run_validate(const ValidateOptions& o) {
   require(o.samples >= 1, "--samples must be >= 1");
   require(o.seconds > 0, "--seconds must be > 0");
   require(o.rounds >= 1, "--rounds must be >= 1");
+  if (!o.csv.empty()) require_writable(o.csv, "--csv");  // before minutes of measuring
 
-  set_threads(table.device.threads);
+  set_threads(table.device.threads, o.table + " (device.threads)");
   const torch::Device device = table.device.kind == DeviceKind::cuda ? torch::Device("cuda") : torch::Device("cpu");
   if (device.is_cuda()) parse_device("cuda");  // a clear error without a GPU
   require_same_device(table.device,
@@ -197,8 +199,12 @@ void run_calibrate(const CalibrateOptions& o) {
   }
   std::printf("calibrated %s on %zu points -> %s\n", o.table.c_str(), c.points.size(), out.c_str());
   std::printf("  %s\n", c.fitted.c_str());
+  // cpu/cuda points are one batch, milliseconds; mpc points are seconds.
+  const bool ms = c.table.device.kind != DeviceKind::mpc;
+  const double unit = ms ? 1e3 : 1.0;
   for (const auto& p : c.points)
-    std::printf("  %-24s measured %10.3f s  fitted %10.3f s\n", p.label.c_str(), p.measured_s, p.predicted_s);
+    std::printf("  %-24s measured %10.3f %s  fitted %10.3f %s\n", p.label.c_str(),
+                unit * p.measured_s, ms ? "ms" : "s", unit * p.predicted_s, ms ? "ms" : "s");
 }
 
 }  // namespace
@@ -215,9 +221,9 @@ void register_latency(CLI::App& root) {
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   predict->add_option("--device", p->device, "the device you predict for (refused unless the table's)");
-  predict->add_option("--threads", p->threads, "the thread count you predict for (must be the table's)");
-  predict->add_option("--batch", p->batch, "the batch you predict for (must be the table's)");
-  predict->add_option("--repeat", p->repeat, "also time this many predictions (predictions/s)");
+  predict->add_option("--threads", p->threads, "the thread count you predict for (must be the table's)")->check(integer_in(1, 4096));
+  predict->add_option("--batch", p->batch, "the batch you predict for (must be the table's)")->check(integer_in(1, kMaxBatch));
+  predict->add_option("--repeat", p->repeat, "also time this many predictions (predictions/s)")->check(integer_in(0, kMaxCount));
   add_common_options(*predict, p->common);
   predict->callback([p] { run_predict(*p); });
 
@@ -228,10 +234,10 @@ void register_latency(CLI::App& root) {
   validate->add_option("--arch", v->archs, "or: these archs")
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  validate->add_option("--samples", v->samples, "networks to draw")->capture_default_str();
+  validate->add_option("--samples", v->samples, "networks to draw")->check(integer_in(1, 100000))->capture_default_str();
   validate->add_option("--seed", v->seed, "seed of the draws")->capture_default_str();
-  validate->add_option("--seconds", v->seconds, "timed seconds per network (all rounds)")->capture_default_str();
-  validate->add_option("--rounds", v->rounds, "round-robin rounds over the networks")->capture_default_str();
+  validate->add_option("--seconds", v->seconds, "timed seconds per network (all rounds)")->check(number_in(0.01, kMaxSeconds))->capture_default_str();
+  validate->add_option("--rounds", v->rounds, "round-robin rounds over the networks")->check(integer_in(1, 1000))->capture_default_str();
   validate->add_option("--csv", v->csv, "write predicted vs measured per network");
   validate->add_option("--measured", v->measured,
                        "or: score the table on networks measured elsewhere (measured points JSON, "

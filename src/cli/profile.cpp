@@ -5,6 +5,7 @@
 // table and link profile); nothing is measured.
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -12,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/limits.h"
 #include "core/error.h"
 #include "core/search_space.h"
 #include "profile/calibration.h"
@@ -69,6 +71,26 @@ void profile_mpc(const ProfileCliOptions& o, const std::vector<ArchSpec>& archs)
               link.bandwidth_bits_per_s / 1e6, link.rtt_s * 1e3);
 }
 
+// --resume continues the same job: a table holding entries or networks this --space/--arch does
+// not produce was started with other flags, and resuming it with these would leave most of what
+// that job needs unmeasured while looking finished.
+void require_same_job(const std::string& path, const std::vector<OpSignature>& signatures,
+                      const std::vector<ArchSpec>& nets) {
+  const LatencyTable table = load_table(path);
+  std::set<std::string> keys;
+  for (const auto& s : signatures) keys.insert(s.key());
+  size_t foreign = 0;
+  for (const auto& [key, e] : table.entries) foreign += keys.count(key) == 0 ? 1 : 0;
+  for (const auto& n : table.networks) {
+    bool known = false;
+    for (const auto& a : nets) known = known || a == n.arch;
+    foreign += known ? 0 : 1;
+  }
+  require(foreign == 0, path + ": " + std::to_string(foreign) + " of its entries and networks are "
+                        "not produced by this --space/--arch/--calibration-nets/--seed: resume with "
+                        "the flags the table was started with, or choose another --out");
+}
+
 void run_profile_cli(ProfileCliOptions o) {
   apply_common_options(o.common);
   require(!o.out.empty(), "--out: name the latency table file to write");
@@ -87,10 +109,7 @@ void run_profile_cli(ProfileCliOptions o) {
   const torch::Device device = parse_device(o.device);
   require(o.dtype == "float32" || (o.dtype == "float16" && device.is_cuda()),
           "--dtype: float32, or float16 with --device cuda");
-  if (o.batch == 0) o.batch = device.is_cuda() ? 256 : 16;
-  require(o.batch >= 1, "--batch must be >= 1");
-  require(o.seconds > 0, "--seconds must be > 0");
-  require(o.calibration_nets >= 0, "--calibration-nets must be >= 0");
+  if (o.batch == 0) o.batch = device.is_cuda() ? 256 : 16;  // unset (the flag refuses 0)
 
   ProfileJob job;
   job.out = o.out;
@@ -106,6 +125,7 @@ void run_profile_cli(ProfileCliOptions o) {
   spdlog::info("profile {}: {} ({} threads, batch {}), {} op signatures, {} calibration networks",
                o.out, job.info.model, o.threads, o.batch, signatures.size(), nets.size());
 
+  if (o.resume && std::filesystem::exists(o.out)) require_same_job(o.out, signatures, nets);
   Progress bar("profile");
   const LatencyTable table =
       run_profile(job, signatures, nets, [&](double f, const std::string&) { bar.update(f); });
@@ -139,19 +159,19 @@ void register_profile(CLI::App& root) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub->add_option("--out", o->out, "latency table JSON to write")->required();
   sub->add_flag("--resume", o->resume, "continue an interrupted table (same device)");
-  sub->add_option("--threads", o->threads, "intra-op CPU threads")->capture_default_str();
-  sub->add_option("--batch", o->batch, "batch size (default 16 on CPU, 256 on CUDA, 1 for MPC)");
+  sub->add_option("--threads", o->threads, "intra-op CPU threads")->check(thread_count(false))->capture_default_str();
+  sub->add_option("--batch", o->batch, "batch size (default 16 on CPU, 256 on CUDA, 1 for MPC)")->check(integer_in(1, kMaxBatch));
   sub->add_option("--dtype", o->dtype, "float32, or float16 on CUDA")->capture_default_str();
-  sub->add_option("--seconds", o->seconds, "timed seconds per op")->capture_default_str();
+  sub->add_option("--seconds", o->seconds, "timed seconds per op")->check(number_in(0.001, kMaxSeconds))->capture_default_str();
   sub->add_option("--calibration-nets", o->calibration_nets,
-                  "random networks of the space measured whole to calibrate (besides its presets)")
+                  "random networks of the space measured whole to calibrate (besides its presets)")->check(integer_in(0, 10000))
       ->capture_default_str();
   sub->add_option("--seed", o->seed, "seed of the calibration networks")->capture_default_str();
   auto* link = sub->add_option("--link", o->link, "mpc: the link between the parties, lan or wan")
                    ->capture_default_str();
   sub->add_option("--network", o->network, "mpc: deprecated name of --link")->excludes(link);
-  sub->add_option("--bandwidth-mbit", o->bandwidth_mbit, "mpc: custom bandwidth, Mbit/s");
-  sub->add_option("--rtt-ms", o->rtt_ms, "mpc: custom round-trip time, ms");
+  sub->add_option("--bandwidth-mbit", o->bandwidth_mbit, "mpc: custom bandwidth, Mbit/s")->check(number_in(1e-3, 1e9));
+  sub->add_option("--rtt-ms", o->rtt_ms, "mpc: custom round-trip time, ms")->check(number_in(0, 1e6));
   sub->add_option("--costs", o->costs, "mpc: cost table JSON (default: CrypTen, REFERENCE.md)");
   add_common_options(*sub, o->common);
   sub->callback([o] { run_profile_cli(*o); });

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/limits.h"
 #include "cli/train_options.h"
 #include "core/error.h"
 #include "prune/analysis.h"
@@ -62,25 +63,25 @@ void register_analyse(CLI::App& prune) {
   cmd->add_option("--arch", c.arch, "the trained network: preset or ArchSpec JSON")->required();
   cmd->add_option("--weights", c.weights, "its safetensors weights")->required();
   cmd->add_option("--data", c.data, "dataset it was trained on")->capture_default_str();
-  cmd->add_option("--val-fraction", c.val_fraction, "as in its training (the validation split)")->capture_default_str();
+  cmd->add_option("--val-fraction", c.val_fraction, "as in its training (the validation split)")->check(number_in(0, 0.99))->capture_default_str();
   cmd->add_option("--seed", c.seed, "the split's and the sampling's seed")->capture_default_str();
   cmd->add_option("--out", c.out, "output directory")->required();
-  cmd->add_option("--macs-ratio", c.macs_ratio, "the global budget, a fraction of the MACs")->capture_default_str();
-  cmd->add_option("--round-to", c.select.round_to, "channel widths are multiples of N")->capture_default_str();
-  cmd->add_option("--round-qk", c.select.round_qk, "q.k and stem widths are multiples of N")->capture_default_str();
+  cmd->add_option("--macs-ratio", c.macs_ratio, "the global budget, a fraction of the MACs")->check(number_in(0, 1))->capture_default_str();
+  cmd->add_option("--round-to", c.select.round_to, "channel widths are multiples of N")->check(integer_in(1, 1024))->capture_default_str();
+  cmd->add_option("--round-qk", c.select.round_qk, "q.k and stem widths are multiples of N")->check(integer_in(1, 1024))->capture_default_str();
   cmd->add_flag("--embed", c.select.embed, "the embedding width (per stage) is pruned too");
-  cmd->add_option("--round-embed", c.select.round_embed, "embedding widths are multiples of N")->capture_default_str();
-  cmd->add_option("--importance-batches", c.importance_batches)->capture_default_str();
-  cmd->add_option("--batch", c.batch_size, "images per importance batch")->capture_default_str();
-  cmd->add_option("--oracle-groups", c.oracle_groups, "groups whose real removal is measured (0: none)")
+  cmd->add_option("--round-embed", c.select.round_embed, "embedding widths are multiples of N")->check(integer_in(1, 1024))->capture_default_str();
+  cmd->add_option("--importance-batches", c.importance_batches, "batches the Taylor score sums over")->check(integer_in(1, kMaxCount))->capture_default_str();
+  cmd->add_option("--batch", c.batch_size, "images per importance batch")->check(integer_in(1, kMaxBatch))->capture_default_str();
+  cmd->add_option("--oracle-groups", c.oracle_groups, "groups whose real removal is measured (0: none)")->check(integer_in(0, 100000))
       ->capture_default_str();
-  cmd->add_option("--oracle-batches", c.oracle_batches, "validation batches of 128 the loss is measured on")
+  cmd->add_option("--oracle-batches", c.oracle_batches, "validation batches of 128 the loss is measured on")->check(integer_in(1, kMaxCount))
       ->capture_default_str();
   cmd->add_flag("--normalise,!--raw", c.normalise,
                 "scores divided by their group type's mean (as prune does), or raw Taylor across types")
       ->capture_default_str();
   cmd->add_option("--device", c.device, "cpu or cuda[:N]")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "intra-op CPU threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "intra-op CPU threads (0: all cores)")->check(thread_count(true))->capture_default_str();
   add_common_options(*cmd, o->common);
   cmd->callback([o] {
     apply_common_options(o->common);
@@ -113,32 +114,32 @@ void register_prune(CLI::App& root) {
   cmd->add_option("--arch", c.arch, "the trained network: preset or ArchSpec JSON");
   cmd->add_option("--weights", c.weights, "its safetensors weights");
   cmd->add_option("--table", c.table, "latency table JSON (cpu, cuda, mpc); without it MACs are the cost");
-  cmd->add_option("--target-ms", c.target_ms, "latency target in the table's unit (ms per batch, or s under mpc)");
-  cmd->add_option("--target-ratio", c.target_ratio, "target as a fraction of the network's predicted cost (MACs without --table)");
-  cmd->add_option("--target-macs", c.target_macs, "MACs target");
+  cmd->add_option("--target-ms", c.target_ms, "latency target in the table's unit (ms per batch, or s under mpc)")->check(number_in(0, 1e12));
+  cmd->add_option("--target-ratio", c.target_ratio, "target as a fraction of the network's predicted cost (MACs without --table)")->check(number_in(0, 1));
+  cmd->add_option("--target-macs", c.target_macs, "MACs target")->check(number_in(0, 1e18));
   cmd->add_option("--importance", c.importance, "taylor | magnitude | random")->capture_default_str();
-  cmd->add_option("--importance-batches", c.importance_batches, "training minibatches the Taylor score sums over")
+  cmd->add_option("--importance-batches", c.importance_batches, "training minibatches the Taylor score sums over")->check(integer_in(1, kMaxCount))
       ->capture_default_str();
-  cmd->add_option("--importance-batch-size", c.importance_batch_size)->capture_default_str();
-  cmd->add_option("--round-to", c.select.round_to, "channel widths are multiples of N")->capture_default_str();
-  cmd->add_option("--round-qk", c.select.round_qk, "q.k widths are multiples of N")->capture_default_str();
+  cmd->add_option("--importance-batch-size", c.importance_batch_size, "images per importance batch")->check(integer_in(1, kMaxBatch))->capture_default_str();
+  cmd->add_option("--round-to", c.select.round_to, "channel widths are multiples of N")->check(integer_in(1, 1024))->capture_default_str();
+  cmd->add_option("--round-qk", c.select.round_qk, "q.k widths are multiples of N")->check(integer_in(1, 1024))->capture_default_str();
   cmd->add_flag("--no-units", o->no_units, "never remove whole mixers, DW + FFN pairs or vit heads");
   cmd->add_flag("--embed", c.select.embed,
                 "narrow the embedding too (efficientvit: each stage's; with a cpu/cuda table every op is then "
                 "profiled at every stream width: many more signatures)");
-  cmd->add_option("--round-embed", c.select.round_embed, "embedding widths are multiples of N")->capture_default_str();
-  cmd->add_option("--steps", c.steps, "pruning steps (the target is approached linearly)")->capture_default_str();
-  cmd->add_option("--finetune-epochs", c.finetune_epochs, "fine-tune epochs after each step but the last (--epochs after the last)")
+  cmd->add_option("--round-embed", c.select.round_embed, "embedding widths are multiples of N")->check(integer_in(1, 1024))->capture_default_str();
+  cmd->add_option("--steps", c.steps, "pruning steps (the target is approached linearly)")->check(integer_in(1, 1000))->capture_default_str();
+  cmd->add_option("--finetune-epochs", c.finetune_epochs, "fine-tune epochs after each step but the last (--epochs after the last)")->check(integer_in(0, kMaxEpochs))
       ->capture_default_str();
   cmd->add_flag("--no-profile", o->no_profile, "never measure widths the table lacks (error instead)");
   cmd->add_flag("--no-measure", o->no_measure, "do not time each step's network");
-  cmd->add_option("--measure-seconds", c.measure_seconds, "timed seconds per network")->capture_default_str();
+  cmd->add_option("--measure-seconds", c.measure_seconds, "timed seconds per network")->check(number_in(0.01, kMaxSeconds))->capture_default_str();
   cmd->add_option("--closed-loop", c.closed_loop,
                   "re-cut the last step up to N times against the measured latency of the cut over the "
-                  "unpruned network's (not repeatable bit for bit: the cuts depend on timings)")
+                  "unpruned network's (not repeatable bit for bit: the cuts depend on timings)")->check(integer_in(0, 100))
       ->capture_default_str();
   cmd->add_option("--closed-loop-tolerance", c.closed_loop_tolerance,
-                  "stop re-cutting when measured / goal is within 1 +- this")
+                  "stop re-cutting when measured / goal is within 1 +- this")->check(number_in(0, 1))
       ->capture_default_str();
   cmd->add_flag("--allow-foreign-table", c.allow_foreign_table, "prune with a cpu/cuda table of another machine (unmeasured)");
   add_training_options(*cmd, o->train, /*classifier=*/false);

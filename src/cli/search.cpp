@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/limits.h"
 #include "core/complexity.h"
 #include "core/error.h"
 #include "profile/latency_model.h"
@@ -112,7 +113,7 @@ std::map<size_t, Measured> measure_reported(const LatencyTable& table, const Sea
     archs.push_back(s.archive[i].genotype.arch);
     archs.back().name = s.archive[i].name();
   }
-  set_threads(table.device.threads);
+  set_threads(table.device.threads, "the latency table's device.threads");
   const torch::Device device(table.device.kind == DeviceKind::cuda ? "cuda" : "cpu");
   Progress bar("measure");
   const auto rows = run_validation(table, archs, device, validation_timing(seconds), 3,
@@ -255,33 +256,33 @@ void register_search(CLI::App& root) {
   cmd->add_flag("--pareto", o->pareto, "report the whole front (the default without --budgets)");
   cmd->add_option("--strategy", o->strategy, "nsga2, or random (the baseline, same evaluations)")
       ->capture_default_str();
-  cmd->add_option("--population", o->config.population, "networks per generation")->capture_default_str();
-  cmd->add_option("--generations", o->config.generations, "generations after the first")->capture_default_str();
+  cmd->add_option("--population", o->config.population, "networks per generation")->check(integer_in(2, 100000))->capture_default_str();
+  cmd->add_option("--generations", o->config.generations, "generations after the first")->check(integer_in(0, 100000))->capture_default_str();
   cmd->add_option("--seed", o->config.seed, "names the whole search")->capture_default_str();
-  cmd->add_option("--mutation-prob", o->config.mutation_prob, "per choice")->capture_default_str();
-  cmd->add_option("--crossover-prob", o->config.crossover_prob, "per child")->capture_default_str();
+  cmd->add_option("--mutation-prob", o->config.mutation_prob, "per choice")->check(number_in(0, 1))->capture_default_str();
+  cmd->add_option("--crossover-prob", o->config.crossover_prob, "per child")->check(number_in(0, 1))->capture_default_str();
   cmd->add_option("--objectives", o->objectives,
                   "of accuracy, latency, params, macs (name:max / name:min); default "
                   "accuracy,latency with a supernet, else macs:max,latency");
-  cmd->add_option("--max-params", o->config.constraints.max_params, "constraint (0: none)");
-  cmd->add_option("--max-macs", o->config.constraints.max_macs, "constraint (0: none)");
+  cmd->add_option("--max-params", o->config.constraints.max_params, "constraint (0: none)")->check(number_in(0, 1e15));
+  cmd->add_option("--max-macs", o->config.constraints.max_macs, "constraint (0: none)")->check(number_in(0, 1e18));
   cmd->add_option("--max-latency", o->config.constraints.max_latency,
-                  "constraint in the table's unit (0: none)");
+                  "constraint in the table's unit (0: none)")->check(number_in(0, 1e12));
   cmd->add_option("--mark", o->marks, "reference networks for the plot and report (presets or "
                                       "ArchSpec files, comma-separated)");
   cmd->add_flag("--resume", o->resume, "continue the search saved in --out");
   cmd->add_flag("--measure", o->measure, "time the reported networks (the budget picks, else the "
                                          "front) on this machine, the table's device, and report "
                                          "the prediction error");
-  cmd->add_option("--measure-seconds", o->measure_seconds, "timed seconds per network")->capture_default_str();
+  cmd->add_option("--measure-seconds", o->measure_seconds, "timed seconds per network")->check(number_in(0.01, kMaxSeconds))->capture_default_str();
   cmd->add_flag("--allow-foreign-table", o->allow_foreign,
                 "search with a cpu/cuda table made on another machine (warns)");
-  cmd->add_option("--bn-batches", o->bn_batches, "BN recalibration batches (default: the supernet run's)");
+  cmd->add_option("--bn-batches", o->bn_batches, "BN recalibration batches (default: the supernet run's)")->check(integer_in(0, kMaxCount));
   cmd->add_option("--eval-images", o->eval_images,
-                  "score accuracy on the first N validation images (0: all)")->capture_default_str();
+                  "score accuracy on the first N validation images (0: all)")->check(integer_in(0, 1000000000))->capture_default_str();
   cmd->add_flag("--ema", o->ema, "the supernet's EMA weights");
   cmd->add_option("--device", o->device, "where the supernet runs: cpu or cuda[:N]")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "intra-op CPU threads (0: the machine's cores)");
+  cmd->add_option("--threads", o->threads, "intra-op CPU threads (0: the machine's cores)")->check(thread_count(true));
   add_common_options(*cmd, o->common);
   cmd->callback([o] { run_search_command(*o); });
 }

@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/limits.h"
 #include "cli/train_options.h"
 #include "core/complexity.h"
 #include "core/error.h"
@@ -130,10 +131,10 @@ void run_extract(const SubnetOptions& o) {
 void add_supernet_options(CLI::App& sub, SubnetOptions& o) {
   sub.add_option("--supernet", o.supernet, "a `supernet train` run directory")->required();
   sub.add_option("--bn-batches", o.bn_batches,
-                 "BN recalibration batches of the training split (default: the run's)");
+                 "BN recalibration batches of the training split (default: the run's)")->check(integer_in(0, kMaxCount));
   sub.add_flag("--ema", o.ema, "use the EMA weights (supernet_ema.safetensors)");
   sub.add_option("--device", o.device, "cpu or cuda[:N]")->capture_default_str();
-  sub.add_option("--threads", o.threads, "intra-op CPU threads (0: the machine's cores)");
+  sub.add_option("--threads", o.threads, "intra-op CPU threads (0: the machine's cores)")->check(thread_count(true));
   add_common_options(sub, o.common);
 }
 
@@ -150,10 +151,10 @@ void register_supernet(CLI::App& root) {
                                              "with in-place distillation");
   train->add_option("--space", *space, "search space JSON (experiments/spaces/*.json)")->required();
   train->add_option("--random-subnets", t->recipe.random_subnets,
-                    "random subnets per step besides the largest and smallest")
+                    "random subnets per step besides the largest and smallest")->check(integer_in(0, 64))
       ->capture_default_str();
   train->add_option("--bn-batches", t->recipe.bn_batches,
-                    "BN recalibration batches before each epoch's evaluation")
+                    "BN recalibration batches before each epoch's evaluation")->check(integer_in(0, kMaxCount))
       ->capture_default_str();
   add_training_options(*train, *t, /*classifier=*/false);
   train->callback([t, space] {
@@ -167,7 +168,7 @@ void register_supernet(CLI::App& root) {
   auto* eval = cmd->add_subcommand("eval", "top-1 of subnets with inherited weights (after BN "
                                            "recalibration), params, MACs, latency");
   eval->add_option("--arch", e->archs, "subnets, comma-separated: largest, smallest, presets or ArchSpec JSON files");
-  eval->add_option("--samples", e->samples, "evaluate N distinct random subnets instead");
+  eval->add_option("--samples", e->samples, "evaluate N distinct random subnets instead")->check(integer_in(1, 100000));
   eval->add_option("--seed", e->seed, "of --samples")->capture_default_str();
   eval->add_option("--table", e->table, "latency table: adds each subnet's predicted latency");
   add_supernet_options(*eval, *e);

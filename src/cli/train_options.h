@@ -20,6 +20,9 @@ struct TrainCliOptions {
   TrainRuntime runtime;
   bool resume = false;
   int nproc = 1;
+  // --warmup-epochs, to tell its default (shortened to fit a short run) from a given value
+  // (kept, so a wrong one is still refused).
+  const CLI::Option* warmup_epochs_flag = nullptr;
 };
 
 // The recipe's and runtime's flags, --out, --resume, --nproc and the common ones (the caller adds

@@ -254,24 +254,39 @@ json vit_to_json(const ArchSpec& spec) {
 
 // ---- validation ------------------------------------------------------------------------
 
-void require_positive(int value, const std::string& path) {
+// A size in [1, max]; the upper bounds are the documented limits of arch_spec.h.
+void require_size(int value, int max, const std::string& path) {
   if (value <= 0) fail(path, "must be positive, got " + std::to_string(value));
+  if (value > max)
+    fail(path, std::to_string(value) + " is above the limit " + std::to_string(max));
+}
+
+void require_positive(int value, const std::string& path) { require_size(value, kMaxWidth, path); }
+
+// A list of repeated parts (stem convs, FFNs, blocks, layers, heads), each of a width.
+template <typename T>
+void require_count(const std::vector<T>& values, const std::string& path) {
+  if (values.size() > size_t(kMaxRepeats))
+    fail(path, std::to_string(values.size()) + " entries, above the limit " +
+                   std::to_string(kMaxRepeats));
 }
 
 void require_positive_list(const std::vector<int>& values, const std::string& path) {
+  require_count(values, path);
   for (size_t i = 0; i < values.size(); ++i) require_positive(values[i], index_path(path, i));
 }
 
 void validate_common(const ArchSpec& spec) {
-  require_positive(spec.img_size, "img_size");
+  require_size(spec.img_size, kMaxImgSize, "img_size");
   require_positive(spec.in_chans, "in_chans");
-  require_positive(spec.num_classes, "num_classes");
+  require_size(spec.num_classes, kMaxClasses, "num_classes");
 }
 
 void validate_attention(const AttentionSpec& a, int embed_dim, const std::string& path) {
   const std::string heads_path = key_path(path, "heads");
   const int n = static_cast<int>(a.heads.size());
   if (n == 0) fail(heads_path, "needs at least one head (use attention: null for none)");
+  require_count(a.heads, heads_path);
   // Each head reads its own equal chunk of embed_dim / heads channels.
   if (embed_dim % n != 0)
     fail(heads_path, std::to_string(n) + " heads do not divide embed_dim " +
@@ -289,6 +304,7 @@ void validate_attention(const AttentionSpec& a, int embed_dim, const std::string
     if (h.kernel < 1 || h.kernel % 2 == 0)
       fail(key_path(hp, "kernel"),
            "must be odd and >= 1 (pad k/2 keeps the size), got " + std::to_string(h.kernel));
+    require_size(h.kernel, kMaxKernel, key_path(hp, "kernel"));
   }
 }
 
@@ -301,6 +317,8 @@ void validate_block(const BlockSpec& b, int embed_dim, const std::string& path) 
 void validate_stage(const StageSpec& s, size_t index, const std::string& path) {
   require_positive(s.embed_dim, key_path(path, "embed_dim"));
   if (s.window < 1) fail(key_path(path, "window"), "must be >= 1, got " + std::to_string(s.window));
+  require_size(s.window, kMaxImgSize, key_path(path, "window"));
+  require_count(s.blocks, key_path(path, "blocks"));
   // The stem already reduces the map before stage 0; every later stage halves it, as in the
   // official network (and the width changes there, which only PatchMerging can do).
   const std::string ds = key_path(path, "downsample");
@@ -322,6 +340,7 @@ void validate_efficientvit(const ArchSpec& spec) {
   if (e.stem.empty()) fail("stem", "needs at least one conv");
   require_positive_list(e.stem, "stem");
   if (e.stages.empty()) fail("stages", "needs at least one stage");
+  require_count(e.stages, "stages");
   for (size_t i = 0; i < e.stages.size(); ++i)
     validate_stage(e.stages[i], i, index_path("stages", i));
   if (e.stem.back() != e.stages[0].embed_dim)
@@ -340,16 +359,18 @@ void validate_efficientvit(const ArchSpec& spec) {
 
 void validate_vit(const ArchSpec& spec) {
   const ViTSpec& v = spec.vit;
-  require_positive(v.patch_size, "patch_size");
+  require_size(v.patch_size, kMaxImgSize, "patch_size");
   require_positive(v.embed_dim, "embed_dim");
   if (spec.img_size % v.patch_size != 0)
     fail("img_size", std::to_string(spec.img_size) + " is not divisible by patch_size " +
                          std::to_string(v.patch_size));
   if (v.layers.empty()) fail("layers", "needs at least one layer");
+  require_count(v.layers, "layers");
   for (size_t i = 0; i < v.layers.size(); ++i) {
     const ViTLayerSpec& l = v.layers[i];
     const std::string lp = index_path("layers", i);
     if (l.heads.empty()) fail(key_path(lp, "heads"), "needs at least one head");
+    require_count(l.heads, key_path(lp, "heads"));
     for (size_t h = 0; h < l.heads.size(); ++h) {
       const std::string hp = index_path(key_path(lp, "heads"), h);
       require_positive(l.heads[h].qk_dim, key_path(hp, "qk_dim"));

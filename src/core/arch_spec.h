@@ -117,6 +117,16 @@ inline constexpr AttentionKind kAttentionKinds[] = {AttentionKind::Softmax,
 // The kind to_string names `name`; nullopt for any other name (callers word their own error).
 std::optional<AttentionKind> attention_kind_from_string(const std::string& name);
 
+// Documented limits of every size in an ArchSpec or search space (README, "Bad input"). They lie
+// far above the papers' networks (DeiT-B: width 768, 12 layers; EfficientViT-M5: 384) and stop a
+// typo (kernel 99999, embed_dim 100000, ffn_before [1e9]) before anything is allocated; what a
+// valid network needs in memory is checked against the machine where it is built (memory.h).
+inline constexpr int kMaxImgSize = 4096;   // input side, pixels
+inline constexpr int kMaxWidth = 16384;    // any channel count: in_chans, widths, key/v dims
+inline constexpr int kMaxClasses = 100000;
+inline constexpr int kMaxKernel = 31;      // q depthwise kernel
+inline constexpr int kMaxRepeats = 256;    // stem convs, stages, blocks, FFNs per list, layers, heads
+
 // Parse + validate. Throws InputError whose message starts with the offending JSON path,
 // e.g. "stages[1].blocks[0].attention.heads[2].v_dim: ...".
 ArchSpec arch_from_json(const nlohmann::json& j);

@@ -92,6 +92,9 @@ StageChoices parse_stage(const json& j, const std::string& path, size_t index) {
 template <typename T>
 void require_choices(const std::vector<T>& v, const std::string& path) {
   if (v.empty()) fail(path, "must not be empty (list at least one choice)");
+  if (v.size() > size_t(kMaxRepeats))
+    fail(path, std::to_string(v.size()) + " choices, above the limit " +
+                   std::to_string(kMaxRepeats));
   for (size_t i = 0; i < v.size(); ++i) {
     for (size_t k = 0; k < i; ++k) {
       if (v[i] == v[k]) fail(index_path(path, i), "repeats an earlier choice");
@@ -99,12 +102,16 @@ void require_choices(const std::vector<T>& v, const std::string& path) {
   }
 }
 
-void require_at_least(const std::vector<int>& v, int min, const std::string& path) {
+// Choices in [min, max] (max: a documented limit of arch_spec.h).
+void require_in(const std::vector<int>& v, int min, int max, const std::string& path) {
   require_choices(v, path);
   for (size_t i = 0; i < v.size(); ++i) {
     if (v[i] < min)
       fail(index_path(path, i), "must be >= " + std::to_string(min) + ", got " +
                                     std::to_string(v[i]));
+    if (v[i] > max)
+      fail(index_path(path, i), std::to_string(v[i]) + " is above the limit " +
+                                    std::to_string(max));
   }
 }
 
@@ -115,7 +122,7 @@ void require_ratios(const std::vector<double>& v, const std::vector<int>& widths
   for (size_t i = 0; i < v.size(); ++i) {
     for (int w : widths) {
       const double x = v[i] * w;
-      if (!(x >= 0.5) || x > 1e9)  // !(>=) also catches NaN
+      if (!(x >= 0.5) || x > kMaxWidth)  // !(>=) also catches NaN
         fail(index_path(path, i), "ratio " + json(v[i]).dump() + " gives an unusable width at " +
                                       std::to_string(w) + " channels");
     }
@@ -125,12 +132,14 @@ void require_ratios(const std::vector<double>& v, const std::vector<int>& widths
 void validate_stage(const StageChoices& c, size_t index, const std::vector<int>& prev_widths,
                     const std::string& path) {
   const auto p = [&](const char* key) { return key_path(path, key); };
-  require_at_least(c.embed_dim, 1, p("embed_dim"));
-  require_at_least(c.depth, 1, p("depth"));
-  if (c.window < 1) fail(p("window"), "must be >= 1, got " + std::to_string(c.window));
-  require_at_least(c.heads, 1, p("heads"));
-  require_at_least(c.key_dim, 1, p("key_dim"));
-  require_at_least(c.kernel, 1, p("kernel"));
+  require_in(c.embed_dim, 1, kMaxWidth, p("embed_dim"));
+  require_in(c.depth, 1, kMaxRepeats, p("depth"));
+  if (c.window < 1 || c.window > kMaxImgSize)
+    fail(p("window"), "must be in [1, " + std::to_string(kMaxImgSize) + "], got " +
+                          std::to_string(c.window));
+  require_in(c.heads, 1, kMaxRepeats, p("heads"));
+  require_in(c.key_dim, 1, kMaxWidth, p("key_dim"));
+  require_in(c.kernel, 1, kMaxKernel, p("kernel"));
   for (size_t i = 0; i < c.kernel.size(); ++i) {
     if (c.kernel[i] % 2 == 0)
       fail(index_path(p("kernel"), i), "must be odd (pad k/2 keeps the size), got " +
@@ -140,8 +149,8 @@ void validate_stage(const StageChoices& c, size_t index, const std::vector<int>&
   require_choices(c.cascade, p("cascade"));
   require_choices(c.attention, p("attention"));
   require_ratios(c.ffn_ratio, c.embed_dim, p("ffn_ratio"));
-  require_at_least(c.ffn_before, 0, p("ffn_before"));
-  require_at_least(c.ffn_after, 0, p("ffn_after"));
+  require_in(c.ffn_before, 0, kMaxRepeats, p("ffn_before"));
+  require_in(c.ffn_after, 0, kMaxRepeats, p("ffn_after"));
   // Heads split the width into equal chunks, so every width needs a head count that divides it.
   for (int w : c.embed_dim) {
     if (head_choices(c, w).empty())
@@ -155,8 +164,8 @@ void validate_stage(const StageChoices& c, size_t index, const std::vector<int>&
     return;
   }
   require_ratios(c.downsample_ratio, prev_widths, p("downsample_ratio"));
-  require_at_least(c.downsample_ffn_before, 0, p("downsample_ffn_before"));
-  require_at_least(c.downsample_ffn_after, 0, p("downsample_ffn_after"));
+  require_in(c.downsample_ffn_before, 0, kMaxRepeats, p("downsample_ffn_before"));
+  require_in(c.downsample_ffn_after, 0, kMaxRepeats, p("downsample_ffn_after"));
 }
 
 // ---- sampling --------------------------------------------------------------------------
@@ -414,10 +423,15 @@ SearchSpace load_space(const std::string& path) {
 }
 
 void validate(const SearchSpace& s) {
-  require_at_least(s.img_size, 1, "img_size");
-  if (s.in_chans < 1) fail("in_chans", "must be >= 1, got " + std::to_string(s.in_chans));
-  if (s.num_classes < 1) fail("num_classes", "must be >= 1, got " + std::to_string(s.num_classes));
-  require_at_least(s.stem_divisors, 1, "stem_divisors");
+  require_in(s.img_size, 1, kMaxImgSize, "img_size");
+  if (s.in_chans < 1 || s.in_chans > kMaxWidth)
+    fail("in_chans", "must be in [1, " + std::to_string(kMaxWidth) + "], got " +
+                         std::to_string(s.in_chans));
+  if (s.num_classes < 1 || s.num_classes > kMaxClasses)
+    fail("num_classes", "must be in [1, " + std::to_string(kMaxClasses) + "], got " +
+                            std::to_string(s.num_classes));
+  if (s.stages.size() > size_t(kMaxRepeats)) fail("stages", "more stages than the limit");
+  require_in(s.stem_divisors, 1, kMaxWidth, "stem_divisors");
   // The last stem conv outputs the first stage's width (ArchSpec's rule), so its divisor is 1.
   if (s.stem_divisors.back() != 1)
     fail(index_path("stem_divisors", s.stem_divisors.size() - 1),

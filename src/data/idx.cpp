@@ -98,6 +98,9 @@ std::unique_ptr<Dataset> load_idx_dataset(const std::string& images_path,
   require(labels.dim() == 1, labels_path + ": expected 1 IDX dimension (N), got " +
                                  std::to_string(labels.dim()));
   require(images.size(0) > 0, images_path + ": no images");
+  require(images.size(1) > 0 && images.size(2) > 0,
+          images_path + ": images of " + std::to_string(images.size(1)) + "x" +
+              std::to_string(images.size(2)) + " pixels (empty)");
   require(labels.size(0) == images.size(0),
           labels_path + ": " + std::to_string(labels.size(0)) + " labels for " +
               std::to_string(images.size(0)) + " images in " + images_path);

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "core/memory.h"
 #include "models/conv2d_bn.h"
 #include "models/efficientvit.h"
 #include "models/vit.h"
@@ -16,6 +17,7 @@ torch::Tensor ClassifierImpl::forward_head(const torch::Tensor& features) {
 
 Classifier build_model(const ArchSpec& spec, const ModelOptions& options) {
   validate(spec);
+  require_memory(spec, 0, Workload::Weights, "the weights of " + spec.name);
   switch (spec.family) {
     case Family::EfficientViT:
       return std::make_shared<EfficientViTImpl>(spec, options);

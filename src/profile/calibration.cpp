@@ -13,6 +13,12 @@ namespace vitnas {
 double calibrated_ms(const LatencyCalibration& c, const std::array<double, kOpGroups>& sums) {
   double ms = c.constant_ms;
   for (int g = 0; g < kOpGroups; ++g) ms += c.scale[size_t(g)] * sums[size_t(g)];
+  // A fit keeps its own points positive, but an edited calibration, or a negative constant on a
+  // network far smaller than those points, must not become a negative latency.
+  // (Not require(): its message would be built, and allocated, on every call of the search.)
+  if (!(ms > 0 && std::isfinite(ms)))
+    throw InputError("the latency table's calibration predicts " + std::to_string(ms) +
+                     " ms, not a positive time: refit it (latency calibrate, or profile --resume)");
   return ms;
 }
 

@@ -39,11 +39,18 @@ nlohmann::json latency_calibration_to_json(const LatencyCalibration& c) {
           {"fit_mape", c.fit_mape}};
 }
 
+// A fit (calibration.cpp) only produces positive scales and a finite constant.
 LatencyCalibration latency_calibration_from_json(const nlohmann::json& j) {
   LatencyCalibration c;
   c.constant_ms = j.at("constant_ms").get<double>();
-  for (int g = 0; g < kOpGroups; ++g)
-    c.scale[size_t(g)] = j.at("scale").at(to_string(OpGroup(g))).get<double>();
+  require(std::isfinite(c.constant_ms), "calibration.constant_ms: must be a finite number");
+  for (int g = 0; g < kOpGroups; ++g) {
+    const std::string group = to_string(OpGroup(g));
+    c.scale[size_t(g)] = j.at("scale").at(group).get<double>();
+    require(c.scale[size_t(g)] > 0 && std::isfinite(c.scale[size_t(g)]),
+            "calibration.scale." + group + ": must be a positive number, got " +
+                j.at("scale").at(group).dump());
+  }
   c.networks = j.at("networks").get<std::vector<std::string>>();
   c.fit_mape = j.at("fit_mape").get<double>();
   return c;

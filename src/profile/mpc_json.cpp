@@ -11,16 +11,23 @@ const json& object(const json& v, const std::string& path, std::initializer_list
   return json_read::as_object(v, path, known, /*list_valid=*/false);
 }
 
+namespace {
+double at_most_max(const json& v, const std::string& path) {
+  if (v.get<double>() > kMaxValue) fail(path, describe(v) + " is above the limit 1e9 (a typo?)");
+  return v.get<double>();
+}
+}  // namespace
+
 double non_negative(const json& v, const std::string& path) {
   if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
     fail(path, "expected a non-negative number, got " + describe(v));
-  return v.get<double>();
+  return at_most_max(v, path);
 }
 
 double positive(const json& v, const std::string& path) {
   if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() <= 0)
     fail(path, "expected a positive number, got " + describe(v));
-  return v.get<double>();
+  return at_most_max(v, path);
 }
 
 json number(double x) {

@@ -17,6 +17,9 @@ using namespace json_read;
 const nlohmann::json& object(const nlohmann::json& v, const std::string& path,
                              std::initializer_list<const char*> known);
 
+// Finite numbers up to kMaxValue: rounds, bytes per element, Mbit/s, ms and seconds are all far
+// below it, and the bound keeps every product the cost model forms finite (no "inf s").
+inline constexpr double kMaxValue = 1e9;
 double non_negative(const nlohmann::json& v, const std::string& path);
 double positive(const nlohmann::json& v, const std::string& path);
 

@@ -3,12 +3,14 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <initializer_list>
@@ -23,7 +25,7 @@ namespace vitnas {
 namespace {
 
 constexpr const char* kRendezvousVars[] = {"RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR",
-                                           "MASTER_PORT"};
+                                           "MASTER_PORT", "VITNAS_LAUNCHER_PID"};
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP};
 // As torchrun: a child that ignores SIGTERM this long after a failure is killed.
 constexpr std::chrono::seconds kTermGrace(30);
@@ -67,6 +69,7 @@ std::vector<std::string> child_environment(int rank, int nproc, int port) {
   env.push_back("WORLD_SIZE=" + std::to_string(nproc));
   env.push_back("MASTER_ADDR=127.0.0.1");
   env.push_back("MASTER_PORT=" + std::to_string(port));
+  env.push_back("VITNAS_LAUNCHER_PID=" + std::to_string(::getpid()));
   return env;
 }
 
@@ -191,6 +194,14 @@ int launch_local_processes(int nproc, const std::vector<std::string>& argv) {
     pids.push_back(pid);
   }
   return wait_all(pids, blocked.set());
+}
+
+void die_with_launcher() {
+  const char* launcher = std::getenv("VITNAS_LAUNCHER_PID");
+  if (launcher == nullptr) return;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // The launcher may have died before prctl: then this process was re-parented already.
+  if (std::to_string(::getppid()) != launcher) std::_Exit(128 + SIGKILL);
 }
 
 std::string current_executable() {

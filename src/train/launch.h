@@ -17,6 +17,11 @@ namespace vitnas {
 // `vitnas train`). InputError: nproc < 1, empty argv, argv[0] cannot be run.
 int launch_local_processes(int nproc, const std::vector<std::string>& argv);
 
+// In a process the launcher started (VITNAS_LAUNCHER_PID set): asks the kernel to SIGKILL this
+// process when the launcher dies (PR_SET_PDEATHSIG), and exits at once if it already has, so
+// that kill -9 of the launcher leaves no rank training on its own. A no-op otherwise.
+void die_with_launcher();
+
 // The running executable's path (readlink /proc/self/exe).
 std::string current_executable();
 

@@ -1,14 +1,17 @@
 #include "train/run.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/memory.h"
 #include "data/loader.h"
 #include "data/split.h"
 #include "models/weights.h"
@@ -96,6 +99,10 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
   const fs::path dir(out_dir);
   const fs::path checkpoint_path = dir / "checkpoint.safetensors";
   const torch::Device device(runtime.device);
+  if (device.is_cpu())
+    require_memory(recipe.arch, recipe.batch_size, Workload::Training,
+                   "training " + recipe.arch.name + " with --batch " +
+                       std::to_string(recipe.batch_size));
 
   // Everything that can be wrong with the input is checked before the first write.
   Datasets data = open_datasets(recipe);
@@ -149,6 +156,14 @@ TrainResult run_training(const TrainRecipe& recipe, const TrainRuntime& runtime,
     int64_t correct = 0;
     while (auto batch = loader.next()) {
       StepResult r = task->step(batch->images, batch->labels);
+      // A non-finite loss only gets worse (NaN weights from here on): stop before any file
+      // takes them, so metrics and the checkpoint stay at the last good epoch.
+      require(std::isfinite(r.loss),
+              fmt::format("epoch {} step {}: the training loss is {} (the run diverged: lower "
+                          "--lr or set --clip-grad); {}",
+                          epoch + 1, batch->index + 1, r.loss,
+                          epoch > 0 ? fmt::format("{} still holds epoch {}", out_dir, epoch)
+                                    : std::string("nothing was written")));
       loss.update(r.loss, r.images);
       correct += r.correct;
       if (progress && group.is_main()) {

@@ -18,6 +18,9 @@ void validate(const TrainRecipe& r) {
   vitnas::validate(r.arch);
   require_range(r.epochs >= 1, "epochs", ">= 1");
   require_range(r.batch_size >= 1, "batch", ">= 1");
+  // Training BatchNorm normalises over the batch: one image has no variance to normalise by.
+  require(r.batch_size >= 2 || r.arch.family == Family::ViT,
+          "--batch: BatchNorm (efficientvit) needs at least 2 images per step and process");
   require_range(r.world_size >= 1, "nproc", ">= 1");
   require_range(r.lr > 0 && std::isfinite(r.lr), "lr", "> 0");
   require_range(r.min_lr >= 0 && r.min_lr <= r.lr, "min-lr", "in [0, lr]");
