@@ -42,44 +42,47 @@ std::map<std::string, std::string> parse_metadata(const std::string& path, const
   return out;
 }
 
+// Error messages are built only on failure: these run once per entry of headers up to 100 MB.
 Entry parse_entry(const std::string& path, const std::string& name, const json& j,
                   std::uint64_t data_size) {
-  const std::string where = path + ": tensor '" + name + "': ";
-  require(j.is_object(), where + "header entry is not an object");
+  const auto fail = [&](const std::string& what) {
+    throw InputError(path + ": tensor '" + name + "': " + what);
+  };
+  if (!j.is_object()) fail("header entry is not an object");
 
-  require(j.contains("dtype") && j["dtype"].is_string(), where + "missing or non-string dtype");
-  const auto dtype_name = j["dtype"].get<std::string>();
+  if (!j.contains("dtype") || !j["dtype"].is_string()) fail("missing or non-string dtype");
+  const auto& dtype_name = j["dtype"].get_ref<const std::string&>();
   const DType* dtype = find_dtype(dtype_name);
-  require(dtype != nullptr, where + "unknown or unsupported dtype '" + dtype_name + "'");
+  if (dtype == nullptr) fail("unknown or unsupported dtype '" + dtype_name + "'");
 
   // numel * itemsize must fit in int64 (torch's index type); checked per factor, no overflow.
-  require(j.contains("shape") && j["shape"].is_array(), where + "missing or non-array shape");
+  if (!j.contains("shape") || !j["shape"].is_array()) fail("missing or non-array shape");
   constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   std::vector<std::int64_t> shape;
   std::uint64_t nbytes = dtype->itemsize;
   for (const auto& d : j["shape"]) {
-    require(d.is_number_integer(), where + "shape entry " + d.dump() + " is not an integer");
-    require(d.is_number_unsigned() || d.get<std::int64_t>() >= 0,
-            where + "negative shape entry " + d.dump());
+    if (!d.is_number_integer()) fail("shape entry " + d.dump() + " is not an integer");
+    if (!d.is_number_unsigned() && d.get<std::int64_t>() < 0)
+      fail("negative shape entry " + d.dump());
     const auto dim = d.get<std::uint64_t>();
-    require(dim <= kMax && (dim == 0 || nbytes <= kMax / dim),
-            where + "shape " + j["shape"].dump() + " is too large (size overflows)");
+    if (dim > kMax || (dim != 0 && nbytes > kMax / dim))
+      fail("shape " + j["shape"].dump() + " is too large (size overflows)");
     nbytes *= dim;
     shape.push_back(static_cast<std::int64_t>(dim));
   }
 
   const auto& off = j.contains("data_offsets") ? j["data_offsets"] : json();
-  require(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() &&
-              off[1].is_number_unsigned(),
-          where + "data_offsets must be two non-negative integers [begin, end]");
+  if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+      !off[1].is_number_unsigned())
+    fail("data_offsets must be two non-negative integers [begin, end]");
   const auto begin = off[0].get<std::uint64_t>(), end = off[1].get<std::uint64_t>();
-  require(begin <= end && end <= data_size,
-          where + "data_offsets " + off.dump() + " out of range of the data area (" +
-              std::to_string(data_size) + " bytes; file truncated?)");
-  require(end - begin == nbytes,
-          where + "data_offsets " + off.dump() + " span " + std::to_string(end - begin) +
-              " bytes but shape " + j["shape"].dump() + " of " + dtype_name + " needs " +
-              std::to_string(nbytes));
+  if (begin > end || end > data_size)
+    fail("data_offsets " + off.dump() + " out of range of the data area (" +
+         std::to_string(data_size) + " bytes; file truncated?)");
+  if (end - begin != nbytes)
+    fail("data_offsets " + off.dump() + " span " + std::to_string(end - begin) +
+         " bytes but shape " + j["shape"].dump() + " of " + dtype_name + " needs " +
+         std::to_string(nbytes));
   return {{name, dtype->type, std::move(shape)}, dtype, begin, end};
 }
 
@@ -92,12 +95,13 @@ void check_layout(const std::string& path, std::vector<Entry>& entries, std::uin
   const Entry* prev = nullptr;
   for (const auto& e : entries) {
     const std::string& name = e.info.name;
-    require(e.begin >= cursor, path + ": tensor '" + name + "' overlaps tensor '" +
-                                   (prev ? prev->info.name : "") + "' (bytes " +
-                                   std::to_string(e.begin) + ".." + std::to_string(cursor) + ")");
-    require(e.begin == cursor, path + ": gap in the data area before tensor '" + name +
-                                   "' (bytes " + std::to_string(cursor) + ".." +
-                                   std::to_string(e.begin) + " unused)");
+    if (e.begin < cursor)
+      throw InputError(path + ": tensor '" + name + "' overlaps tensor '" +
+                       (prev ? prev->info.name : "") + "' (bytes " + std::to_string(e.begin) +
+                       ".." + std::to_string(cursor) + ")");
+    if (e.begin != cursor)
+      throw InputError(path + ": gap in the data area before tensor '" + name + "' (bytes " +
+                       std::to_string(cursor) + ".." + std::to_string(e.begin) + " unused)");
     cursor = e.end;
     prev = &e;
   }
@@ -195,9 +199,9 @@ class HeaderHandler {
   // Adds v to the innermost open container; only the last element of each open container is
   // open, so the pointers in open_ stay valid.
   json* insert(json v) {
-    require(name_ == kMetadataKey || ++values_ <= kMaxEntryValues,
-            path_ + ": tensor '" + name_ + "': header entry has more than " +
-                std::to_string(kMaxEntryValues) + " JSON values");
+    if (name_ != kMetadataKey && ++values_ > kMaxEntryValues)
+      throw InputError(path_ + ": tensor '" + name_ + "': header entry has more than " +
+                       std::to_string(kMaxEntryValues) + " JSON values");
     json& parent = *open_.back();
     if (parent.is_array()) {
       parent.push_back(std::move(v));
@@ -212,7 +216,7 @@ class HeaderHandler {
   void finish(json v) {
     values_ = 0;
     const bool duplicate = name_ == kMetadataKey ? seen_metadata_ : names_.count(name_) > 0;
-    require(!duplicate, path_ + ": duplicate tensor key '" + name_ + "' in header");
+    if (duplicate) throw InputError(path_ + ": duplicate tensor key '" + name_ + "' in header");
     if (name_ == kMetadataKey) {
       metadata = parse_metadata(path_, v);
       seen_metadata_ = true;
