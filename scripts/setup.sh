@@ -16,6 +16,7 @@ PACKAGES=(
   libgloo-dev                                # Gloo headers: multi-process (data-parallel) training
   dataset-fashion-mnist                      # /usr/share/datasets/fashion-mnist, the default data
   python3                                    # experiments/supernet/*.py (the supernet experiment's analysis)
+  python3-numpy                              # tests: safetensors files from an independent writer
 )
 
 missing=()

@@ -55,3 +55,74 @@ TEST_CASE("stem_conv3x3_s2 equals conv2d(stride 2, padding 1) [+ ReLU]", "[kerne
   }
   CHECK_FALSE(vitnas::kernels::stem_conv_supported(torch::randn({1, 3, 8, 8}), torch::randn({12, 3, 3, 3})));
 }
+
+// Every instruction-set variant this CPU runs, against ATen (the default calls above test only
+// the one the machine picks). Variants the CPU lacks are reported and skipped, never run.
+namespace {
+
+std::vector<vitnas::kernels::CpuVariant> runnable_variants() {
+  std::vector<vitnas::kernels::CpuVariant> out;
+  for (auto v : vitnas::kernels::kCpuVariants) {
+    if (vitnas::kernels::cpu_supports(v))
+      out.push_back(v);
+    else
+      WARN("this CPU cannot run the " << vitnas::kernels::to_string(v) << " kernels: not tested");
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("bias_softmax_: every runnable CPU variant equals torch::softmax", "[kernels]") {
+  torch::manual_seed(3);
+  for (auto variant : runnable_variants()) {
+    for (int64_t n : {1, 3, 15, 16, 17, 33, 49, 50, 97}) {
+      INFO(vitnas::kernels::to_string(variant) << ", n = " << n);
+      auto scores = torch::randn({3, 5, n}) * 8;
+      auto bias = torch::randn({5, n});
+      auto s = scores.clone();
+      vitnas::kernels::bias_softmax_(s, bias, variant);
+      CHECK((s - torch::softmax(scores + bias, -1)).abs().max().item<double>() < 1e-6);
+      auto s2 = scores.clone();
+      vitnas::kernels::bias_softmax_(s2, torch::Tensor(), variant);
+      CHECK((s2 - torch::softmax(scores, -1)).abs().max().item<double>() < 1e-6);
+    }
+  }
+}
+
+TEST_CASE("stem_conv3x3_s2: every runnable CPU variant equals torch::conv2d", "[kernels]") {
+  torch::manual_seed(4);
+  for (auto variant : runnable_variants()) {
+    // Odd sizes: a last strip narrower than 16 columns, odd heights and widths, 1..4 channels.
+    for (auto [cin, cout, h, w] : std::vector<std::array<int64_t, 4>>{
+             {3, 8, 37, 29}, {1, 16, 7, 3}, {4, 24, 18, 35}, {2, 8, 1, 1}, {3, 8, 65, 64}}) {
+      INFO(vitnas::kernels::to_string(variant) << ": " << cin << " -> " << cout << " at " << h
+                                               << "x" << w);
+      auto x = torch::randn({3, cin, h, w});
+      auto weight = torch::randn({cout, cin, 3, 3});
+      auto b = torch::randn({cout});
+      REQUIRE(vitnas::kernels::stem_conv_supported(x, weight));
+      auto expected = torch::conv2d(x, weight, b, 2, 1);
+      auto y = vitnas::kernels::stem_conv3x3_s2(x, weight, b, false, variant);
+      REQUIRE(y.sizes() == expected.sizes());
+      CHECK((y - expected).abs().max().item<double>() < 1e-4);
+      auto yr = vitnas::kernels::stem_conv3x3_s2(x, weight, b, true, variant);
+      CHECK((yr - expected.relu()).abs().max().item<double>() < 1e-4);
+    }
+  }
+}
+
+TEST_CASE("kernels refuse a CPU variant this CPU cannot run", "[kernels]") {
+  using vitnas::kernels::CpuVariant;
+  if (vitnas::kernels::cpu_supports(CpuVariant::AVX512)) {
+    WARN("this CPU runs every variant: nothing to refuse");
+    return;
+  }
+  auto s = torch::randn({1, 2, 4});
+  CHECK_THROWS_WITH(vitnas::kernels::bias_softmax_(s, torch::Tensor(), CpuVariant::AVX512),
+                    Catch::Contains("AVX-512F"));
+  CHECK_THROWS_WITH(vitnas::kernels::stem_conv3x3_s2(torch::randn({1, 3, 8, 8}),
+                                                     torch::randn({8, 3, 3, 3}), torch::randn({8}),
+                                                     false, CpuVariant::AVX512),
+                    Catch::Contains("AVX-512F"));
+}

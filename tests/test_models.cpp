@@ -130,7 +130,8 @@ TEST_CASE("m0 and m1 reproduce the official logits, unfused and fused", "[models
   }
 }
 
-TEST_CASE("ViT presets run with every attention kind and distillation", "[models][vit]") {
+// Their outputs are checked against an independent forward in test_vit_reference.cpp.
+TEST_CASE("ViT presets have the spec's parameter count and logits shape", "[models][vit]") {
   torch::NoGradGuard no_grad;
   for (const auto& name : {"vit_7_4_32", "vit_9_12_64", "deit_tiny"}) {
     INFO(name);
@@ -140,24 +141,9 @@ TEST_CASE("ViT presets run with every attention kind and distillation", "[models
     for (const auto& p : model->parameters()) params += p.numel();
     CHECK(params == complexity(spec).params);
     model->eval();
-    auto x = torch::randn({2, spec.in_chans, spec.img_size, spec.img_size});
-    auto y = model->forward(x);
+    auto y = model->forward(torch::randn({2, spec.in_chans, spec.img_size, spec.img_size}));
     CHECK(y.sizes() == torch::IntArrayRef({2, spec.num_classes}));
-    CHECK(max_abs_diff(fuse(*model)->forward(x), y) < 1e-5);
   }
-  // Heterogeneous heads (different widths and kinds) and a linearised MLP.
-  auto spec = preset("vit_7_4_32");
-  spec.distillation = true;
-  spec.vit.layers[0].heads[0].kind = AttentionKind::ReluSoftmax;
-  spec.vit.layers[0].heads[1].kind = AttentionKind::Scaling;
-  spec.vit.layers[1].heads[2].qk_dim = 32;
-  spec.vit.layers[1].heads[3].v_dim = 16;
-  spec.vit.layers[2].act = Activation::Identity;
-  auto model = build_model(spec);
-  model->eval();
-  auto y = model->forward(torch::randn({2, 3, 32, 32}));
-  CHECK(y.sizes() == torch::IntArrayRef({2, 10}));
-  CHECK(torch::isfinite(y).all().item<bool>());
 }
 
 TEST_CASE("attention kinds follow MPCViT's formulas", "[models]") {

@@ -70,7 +70,7 @@ TEST_CASE("cli supernet train: killed at any moment, --resume ends byte-identica
   const std::string killed = scratch_path("supernet_killed");
   const std::string cmd = "'" + std::string(VITNAS_CLI_PATH) + "' " + train_args(killed) +
                           " 2>/dev/null & pid=$!; while [ ! -f '" + killed +
-                          "/checkpoint.safetensors' ]; do sleep 0.02; done; { kill -9 $pid; wait $pid; } 2>/dev/null";
+                          "/checkpoint.safetensors' ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done; { kill -9 $pid; wait $pid; } 2>/dev/null";
   CHECK(std::system(cmd.c_str()) != 0);
   const CliRun resumed = run_cli(train_args(killed, "--resume --json"));
   INFO(resumed.err);

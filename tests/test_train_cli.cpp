@@ -135,7 +135,7 @@ TEST_CASE("cli train: killed at any moment, --resume ends with the uninterrupted
   // SIGKILL as soon as the first checkpoint exists: mid epoch 2, or while writing it.
   const std::string cmd = "'" + std::string(VITNAS_CLI_PATH) + "' " + train_args(killed) +
                           " 2>/dev/null & pid=$!; while [ ! -f '" + killed +
-                          "/checkpoint.safetensors' ]; do sleep 0.02; done; { kill -9 $pid; wait $pid; } 2>/dev/null";
+                          "/checkpoint.safetensors' ] && kill -0 $pid 2>/dev/null; do sleep 0.02; done; { kill -9 $pid; wait $pid; } 2>/dev/null";
   CHECK(std::system(cmd.c_str()) != 0);
   CliRun resumed = run_cli(train_args(killed, "--resume --json"));
   INFO(resumed.err);

@@ -3,6 +3,7 @@
 // then the raw little-endian data. Every field is validated before any byte is read.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -21,12 +22,38 @@ struct File {
   std::map<std::string, std::string> metadata;  // the "__metadata__" object (string values)
 };
 
+// One header entry: what a reader can check before any tensor byte is read.
+struct TensorInfo {
+  std::string name;
+  torch::ScalarType dtype;
+  std::vector<std::int64_t> shape;
+};
+
+struct Header {
+  std::vector<TensorInfo> tensors;  // in data-offset order
+  std::map<std::string, std::string> metadata;
+};
+
+// What the caller expects of a file, checked while the header is parsed: `each` sees every
+// tensor entry as soon as it has been validated (so a file full of unexpected names fails at the
+// first one, whatever the header's size), `all` the complete header. Both run before any tensor
+// data is read or allocated, and reject a file by throwing InputError.
+struct Checks {
+  std::function<void(const TensorInfo&)> each;
+  std::function<void(const Header&)> all;
+};
+
 // Throws InputError with a one-line message naming the file (and the key) on: missing file,
 // file shorter than 8 bytes, header length larger than the file or than 100 MB, malformed JSON,
 // unknown dtype, negative or overflowing shapes, data_offsets that are not [begin, end] inside
 // the data area or whose length != numel * itemsize, overlapping or out-of-order tensors, gaps,
-// duplicate keys, non-string metadata. Returned tensors are CPU, contiguous and own their memory.
-File load(const std::string& path);
+// duplicate keys, non-string metadata, a tensor entry of more than 1024 JSON values. The header
+// is parsed as a stream in time linear in its size; the data is read tensor by tensor straight
+// into the returned tensors (CPU, contiguous, owning their memory), never as one whole buffer.
+File load(const std::string& path, const Checks& checks = {});
+
+// The validated header alone (the same checks as load, the data is not read).
+Header read_header(const std::string& path, const Checks& checks = {});
 
 // Writes atomically (temp file + rename). Tensors are made contiguous and moved to CPU.
 // Supported dtypes: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL. Throws InputError on a duplicate

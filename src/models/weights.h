@@ -21,6 +21,8 @@ safetensors::TensorList state_dict(const torch::nn::Module& model);
 void load_state_dict(torch::nn::Module& model, const safetensors::TensorList& tensors,
                      const std::string& source);
 
+// load_state_dict from a safetensors file, whose header is checked against the model (names,
+// shapes, dtypes) before any tensor data is read: a wrong file fails at its first bad entry.
 void load_weights(torch::nn::Module& model, const std::string& path);
 void save_weights(const torch::nn::Module& model, const std::string& path,
                   const std::map<std::string, std::string>& metadata = {});

@@ -11,9 +11,12 @@ namespace vitnas::kernels {
 
 namespace {
 
+// Forced inline: each variant below then compiles these helpers for its own instruction set.
+#define VITNAS_KERNEL_INLINE inline __attribute__((always_inline))
+
 // expf for x <= 0 (softmax after subtracting the row max): x = n ln2 + r, |r| <= ln2/2, exp(r) by
 // its degree-6 Taylor/Cephes polynomial, 2^n by building the float's exponent bits.
-inline float exp_nonpositive(float x) {
+VITNAS_KERNEL_INLINE float exp_nonpositive(float x) {
   x = std::max(x, -87.0f);  // below this expf underflows to (near) zero anyway
   // round to nearest with the 1.5 * 2^23 trick: plain arithmetic, so the loop vectorises
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
@@ -35,7 +38,7 @@ inline float exp_nonpositive(float x) {
 // row = softmax(row + bias) in place. kN > 0 fixes the row length at compile time (the windows
 // of EfficientViT have 49 and 16 tokens), so the loops unroll into a few full-width vectors.
 template <int64_t kN>
-inline void bias_softmax_row(float* row, const float* bias, int64_t runtime_n) {
+VITNAS_KERNEL_INLINE void bias_softmax_row(float* row, const float* bias, int64_t runtime_n) {
   const int64_t n = kN > 0 ? kN : runtime_n;
   if (bias) {
 #pragma omp simd
@@ -56,17 +59,41 @@ inline void bias_softmax_row(float* row, const float* bias, int64_t runtime_n) {
 }
 
 template <int64_t kN>
-inline void softmax_rows_n(float* s, const float* bias, int64_t rows, int64_t n, int64_t bias_rows) {
+VITNAS_KERNEL_INLINE void softmax_rows_n(float* s, const float* bias, int64_t rows, int64_t n, int64_t bias_rows) {
   for (int64_t i = 0; i < rows; ++i)
     bias_softmax_row<kN>(s + i * n, bias ? bias + (i % bias_rows) * n : nullptr, n);
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void softmax_rows(float* s, const float* bias, int64_t rows, int64_t n, int64_t bias_rows) {
+VITNAS_KERNEL_INLINE void softmax_rows_body(float* s, const float* bias, int64_t rows, int64_t n,
+                                           int64_t bias_rows) {
   switch (n) {
     case 49: return softmax_rows_n<49>(s, bias, rows, n, bias_rows);  // 7x7 windows
     case 16: return softmax_rows_n<16>(s, bias, rows, n, bias_rows);  // 4x4 windows
     default: return softmax_rows_n<0>(s, bias, rows, n, bias_rows);
+  }
+}
+
+__attribute__((target("avx512f")))
+void softmax_rows_avx512(float* s, const float* bias, int64_t rows, int64_t n, int64_t bias_rows) {
+  softmax_rows_body(s, bias, rows, n, bias_rows);
+}
+
+__attribute__((target("avx2")))
+void softmax_rows_avx2(float* s, const float* bias, int64_t rows, int64_t n, int64_t bias_rows) {
+  softmax_rows_body(s, bias, rows, n, bias_rows);
+}
+
+void softmax_rows_baseline(float* s, const float* bias, int64_t rows, int64_t n,
+                           int64_t bias_rows) {
+  softmax_rows_body(s, bias, rows, n, bias_rows);
+}
+
+void softmax_rows(CpuVariant variant, float* s, const float* bias, int64_t rows, int64_t n,
+                  int64_t bias_rows) {
+  switch (variant) {
+    case CpuVariant::AVX512: return softmax_rows_avx512(s, bias, rows, n, bias_rows);
+    case CpuVariant::AVX2: return softmax_rows_avx2(s, bias, rows, n, bias_rows);
+    case CpuVariant::Baseline: return softmax_rows_baseline(s, bias, rows, n, bias_rows);
   }
 }
 
@@ -110,7 +137,7 @@ torch::Tensor window_softmax_attention(const torch::Tensor& q, const torch::Tens
     // scores^T = k q^T (N x N)
     gemm('T', 'N', n, n, d, kp + b * k.stride(0), k.stride(1), qp + b * q.stride(0), q.stride(1),
          scores.data(), n);
-    softmax_rows(scores.data(), bias.data_ptr<float>(), n, n, n);
+    softmax_rows(best_cpu_variant(), scores.data(), bias.data_ptr<float>(), n, n, n);
     // out^T = v^T scores^T (e x N)
     gemm('N', 'N', e, n, n, vp + b * v.stride(0), v.stride(1), scores.data(), n, op + b * n * e, e);
   }
@@ -123,6 +150,12 @@ torch::Tensor window_softmax_attention(const torch::Tensor& q, const torch::Tens
 }
 
 void bias_softmax_(torch::Tensor& scores, const torch::Tensor& bias) {
+  bias_softmax_(scores, bias, best_cpu_variant());
+}
+
+void bias_softmax_(torch::Tensor& scores, const torch::Tensor& bias, CpuVariant variant) {
+  TORCH_CHECK(cpu_supports(variant), "bias_softmax_: this CPU cannot run the ", to_string(variant),
+              " variant");
   TORCH_CHECK(scores.dim() == 3 && scores.is_contiguous() && scores.scalar_type() == torch::kFloat32 &&
                   scores.device().is_cpu(),
               "bias_softmax_: scores must be a contiguous float32 CPU tensor (B, N, M)");
@@ -134,7 +167,7 @@ void bias_softmax_(torch::Tensor& scores, const torch::Tensor& bias) {
                 "bias_softmax_: bias must be a contiguous float32 (N, M)");
     b = bias.data_ptr<float>();
   }
-  softmax_rows(scores.data_ptr<float>(), b, rows, n, scores.size(1));
+  softmax_rows(variant, scores.data_ptr<float>(), b, rows, n, scores.size(1));
 }
 
 }  // namespace vitnas::kernels

@@ -1,16 +1,20 @@
 // A fused "add the relative-position bias, then softmax along rows" kernel for the short rows of
 // window attention (N = 16..49 keys). ATen's softmax costs ~7 cycles per element on such rows;
-// this one is a plain loop the compiler vectorises (cloned for AVX-512, AVX2 and baseline x86-64,
-// chosen at load time), with a Cephes-style expf accurate to ~2 ulp.
+// this one is a plain loop the compiler vectorises (built for AVX-512, AVX2 and baseline x86-64,
+// the best one this CPU runs chosen at run time), with a Cephes-style expf accurate to ~2 ulp.
 #pragma once
 
 #include <torch/types.h>
+
+#include "models/kernels/cpu_variant.h"
 
 namespace vitnas::kernels {
 
 // scores (B, N, M) contiguous float32, bias (N, M) contiguous float32 (or undefined):
 // scores[b] = softmax(scores[b] + bias) along the last dimension, in place.
 void bias_softmax_(torch::Tensor& scores, const torch::Tensor& bias);
+// The same with the instruction-set variant forced (tests); fails if the CPU cannot run it.
+void bias_softmax_(torch::Tensor& scores, const torch::Tensor& bias, CpuVariant variant);
 
 // out[b] = softmax(q[b] k[b]^T + bias) v[b] for every window b. q (B, N, d), k (B, N, d),
 // v (B, N, e): float32 CPU with unit stride along channels (rows may be strided, e.g. slices of a

@@ -23,8 +23,9 @@ struct StemArgs {
   bool relu;
 };
 
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void stem_conv(const StemArgs& a) {
+// Forced inline: each variant below compiles the body for its own instruction set (the Vec
+// arithmetic becomes AVX-512, AVX2 or SSE code).
+inline __attribute__((always_inline)) void stem_conv_body(const StemArgs& a) {
   const int64_t wp = (a.wo + kLanes - 1) / kLanes * kLanes + kLanes;  // padded, +1 strip of slack
   const int64_t taps = a.cin * 9;
   // For one output row and each (c, ky): the even columns x[2ox] and the odd ones x[2ox + 1] of
@@ -83,6 +84,10 @@ void stem_conv(const StemArgs& a) {
   }
 }
 
+__attribute__((target("avx512f"))) void stem_conv_avx512(const StemArgs& a) { stem_conv_body(a); }
+__attribute__((target("avx2"))) void stem_conv_avx2(const StemArgs& a) { stem_conv_body(a); }
+void stem_conv_baseline(const StemArgs& a) { stem_conv_body(a); }
+
 }  // namespace
 
 bool stem_conv_supported(const torch::Tensor& x, const torch::Tensor& weight) {
@@ -93,15 +98,27 @@ bool stem_conv_supported(const torch::Tensor& x, const torch::Tensor& weight) {
 
 torch::Tensor stem_conv3x3_s2(const torch::Tensor& x, const torch::Tensor& weight,
                               const torch::Tensor& bias, bool relu) {
+  return stem_conv3x3_s2(x, weight, bias, relu, best_cpu_variant());
+}
+
+torch::Tensor stem_conv3x3_s2(const torch::Tensor& x, const torch::Tensor& weight,
+                              const torch::Tensor& bias, bool relu, CpuVariant variant) {
   TORCH_CHECK(stem_conv_supported(x, weight), "stem_conv3x3_s2: unsupported input or weight");
+  TORCH_CHECK(cpu_supports(variant), "stem_conv3x3_s2: this CPU cannot run the ",
+              to_string(variant), " variant");
   auto xc = x.contiguous();
   auto w = weight.contiguous().to(torch::kFloat32);
   auto b = bias.contiguous().to(torch::kFloat32);
   const int64_t B = xc.size(0), cin = xc.size(1), h = xc.size(2), wi = xc.size(3);
   const int64_t ho = (h - 1) / 2 + 1, wo = (wi - 1) / 2 + 1, cout = w.size(0);
   auto y = torch::empty({B, cout, ho, wo}, xc.options());
-  stem_conv({xc.data_ptr<float>(), w.data_ptr<float>(), b.data_ptr<float>(), y.data_ptr<float>(),
-             B, cin, h, wi, cout, ho, wo, relu});
+  const StemArgs args{xc.data_ptr<float>(), w.data_ptr<float>(), b.data_ptr<float>(),
+                      y.data_ptr<float>(), B, cin, h, wi, cout, ho, wo, relu};
+  switch (variant) {
+    case CpuVariant::AVX512: stem_conv_avx512(args); break;
+    case CpuVariant::AVX2: stem_conv_avx2(args); break;
+    case CpuVariant::Baseline: stem_conv_baseline(args); break;
+  }
   return y;
 }
 

@@ -7,6 +7,8 @@
 
 #include <torch/types.h>
 
+#include "models/kernels/cpu_variant.h"
+
 namespace vitnas::kernels {
 
 // Whether stem_conv3x3_s2 handles this conv: float32 CPU, weight (Cout, Cin, 3, 3) with
@@ -17,5 +19,8 @@ bool stem_conv_supported(const torch::Tensor& x, const torch::Tensor& weight);
 // contiguous; returns (B, Cout, (H-1)/2+1, (W-1)/2+1) contiguous.
 torch::Tensor stem_conv3x3_s2(const torch::Tensor& x, const torch::Tensor& weight,
                               const torch::Tensor& bias, bool relu);
+// The same with the instruction-set variant forced (tests); fails if the CPU cannot run it.
+torch::Tensor stem_conv3x3_s2(const torch::Tensor& x, const torch::Tensor& weight,
+                              const torch::Tensor& bias, bool relu, CpuVariant variant);
 
 }  // namespace vitnas::kernels
