@@ -40,6 +40,9 @@ max_len() {
 }
 
 failed=0
+# The Catch2 regression tests of earlier findings, sanitized (tests/test_fuzz_regressions.cpp).
+build-fuzz/fuzz_regressions > build-fuzz/fuzz_regressions.log 2>&1 ||
+  { echo "fuzz_regressions FAILED: see build-fuzz/fuzz_regressions.log"; failed=1; }
 printf '%-16s %10s %7s %7s %8s  %s\n' target execs cov ft corpus result
 for t in "${targets[@]}"; do
   bin=build-fuzz/fuzz_$t

@@ -43,7 +43,8 @@ nlohmann::json read_json_file(const std::string& path) {
   const std::string text = read_file(path);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // Not only parse_error: a number too large for a double (1e400) is out_of_range.406.
     throw InputError(path + ": malformed JSON (" + e.what() + ")");
   }
 }

@@ -36,3 +36,12 @@ foreach(source ${VITNAS_FUZZ_TARGETS})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   target_precompile_headers(${name} REUSE_FROM vitnas_fuzzlib)
 endforeach()
+
+# The Catch2 regression tests of what the fuzzers found, built with the same sanitizers (they use
+# only the parsers' sources): a cheap check of each fix without the full sanitized suite.
+find_package(Catch2 2 REQUIRED)
+add_executable(fuzz_regressions ${PROJECT_SOURCE_DIR}/tests/main.cpp
+               ${PROJECT_SOURCE_DIR}/tests/test_fuzz_regressions.cpp)
+target_link_libraries(fuzz_regressions PRIVATE vitnas_fuzzlib Catch2::Catch2)
+target_link_options(fuzz_regressions PRIVATE -fsanitize=address,undefined)
+target_precompile_headers(fuzz_regressions REUSE_FROM vitnas_fuzzlib)
