@@ -1,5 +1,6 @@
-// Inputs the fuzzers (tests/fuzz, scripts/fuzz.sh) found crashing a parser or allocating what the
-// input cannot back, each now refused with a one-line InputError. The reproducers are also in
+// Inputs that crashed a parser under the fuzz targets (tests/fuzz, scripts/fuzz.sh), or, found
+// while writing them, made it allocate what the input cannot back; each is now refused with a
+// one-line InputError. The reproducers are also in
 // tests/fuzz/corpus/<target>/. This file is also built, sanitized, as fuzz_regressions in
 // build-fuzz (scripts/fuzz.sh runs it), so it uses only the parsers' sources.
 #include <zlib.h>
@@ -15,6 +16,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "data/idx.h"
+#include "profile/latency_table.h"
 #include "fixtures.h"
 
 using namespace vitnas;
@@ -63,4 +65,28 @@ TEST_CASE("fuzz: an IDX header asking for more than its file can hold", "[fuzz]"
   gzclose(f);
   CHECK(one_line_containing(input_error([&] { data::read_idx(gz); }),
                             gz + ": truncated IDX file (its header says 47040000 bytes"));
+}
+
+TEST_CASE("fuzz: a latency table with a float where an int belongs", "[fuzz]") {
+  // get<int>() on 1e300 was undefined behaviour (UBSan: outside the range of 'int'); 2.5 threads
+  // was silently 2. Both are now refused, naming the field.
+  const std::string device =
+      R"({"kind": "cpu", "model": "m", "threads": THREADS, "batch": 16, "dtype": "float32",
+          "library": "libtorch"})";
+  const std::string entry = R"({"median_ms": 0.2, "spread": 0.1, "samples": SAMPLES, "rejected": 1})";
+  auto table = [&](const std::string& threads, const std::string& samples) {
+    std::string d = device, e = entry;
+    d.replace(d.find("THREADS"), 7, threads);
+    e.replace(e.find("SAMPLES"), 7, samples);
+    return R"({"format": "vitnas-latency-table", "version": 1, "device": )" + d +
+           R"(, "entries": {"attn_frame b=16 r=4 c=128 win=4 heads=2 v=128": )" + e + "}}";
+  };
+  CHECK_NOTHROW(load_table(write("ok.json", table("1", "81"))));
+  for (const std::string threads : {"1e300", "2.5"}) {
+    const std::string path = write("threads.json", table(threads, "81"));
+    CHECK(one_line_containing(input_error([&] { load_table(path); }),
+                              path + ": device.threads: expected an integer"));
+  }
+  const std::string path = write("samples.json", table("1", "1e300"));
+  CHECK(one_line_containing(input_error([&] { load_table(path); }), ".samples: expected an integer"));
 }
