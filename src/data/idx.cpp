@@ -33,6 +33,9 @@ class GzReader {
   GzReader& operator=(const GzReader&) = delete;
 
   // Reads up to n bytes; returns how many were read (fewer only at the end of the data).
+  // False for a plain (uncompressed) file, which zlib reads as is; valid after the first read.
+  bool compressed() { return gzdirect(file_) == 0; }
+
   uint64_t read(void* dst, uint64_t n) {
     auto* out = static_cast<unsigned char*>(dst);
     uint64_t done = 0;
@@ -79,6 +82,13 @@ torch::Tensor read_idx(const std::string& path) {
     total *= static_cast<uint64_t>(d);
     require(total <= kMaxBytes, path + ": IDX dimensions too large");
   }
+  // The header alone must not size the allocation (a 16-byte file could ask for 2 GiB): deflate
+  // expands at most 1032:1, so a file of this size cannot hold more (a plain file: 1:1).
+  const uint64_t file_bytes = std::filesystem::file_size(path);
+  const uint64_t most = in.compressed() ? file_bytes * 1032 : file_bytes;
+  require(total <= most, path + ": truncated IDX file (its header says " + std::to_string(total) +
+                             " bytes of data, more than a " + std::to_string(file_bytes) +
+                             "-byte file can hold)");
   auto data = torch::empty(dims, torch::kUInt8);
   const uint64_t got = in.read(data.data_ptr<uint8_t>(), total);
   require(got == total, path + ": truncated IDX data (" + std::to_string(got) + " of " +

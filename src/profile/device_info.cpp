@@ -9,6 +9,7 @@
 #include <torch/version.h>
 
 #include "core/error.h"
+#include "core/json_read.h"
 
 #ifdef VITNAS_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -93,8 +94,9 @@ DeviceInfo device_from_json(const nlohmann::json& j, const std::string& where) {
   try {
     kind = j.at("kind").get<std::string>();
     d.model = j.at("model").get<std::string>();
-    d.threads = j.at("threads").get<int>();
-    d.batch = j.at("batch").get<int>();
+    // as_int, not get<int>(): a float such as 1e300 converted to int is undefined behaviour.
+    d.threads = json_read::as_int(j.at("threads"), where + ": device.threads");
+    d.batch = json_read::as_int(j.at("batch"), where + ": device.batch");
     d.dtype = j.at("dtype").get<std::string>();
     d.library = j.at("library").get<std::string>();
   } catch (const nlohmann::json::exception& e) {

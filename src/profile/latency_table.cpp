@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/json_read.h"
 #include "profile/op_signature.h"
 
 namespace vitnas {
@@ -22,8 +23,10 @@ nlohmann::json entry_to_json(const TableEntry& e) {
 
 TableEntry entry_from_json(const nlohmann::json& e, const std::string& where) {
   try {
+    // as_int, not get<int>(): a float such as 1e300 converted to int is undefined behaviour.
     TableEntry entry{e.at("median_ms").get<double>(), e.at("spread").get<double>(),
-                     e.at("samples").get<int>(), e.at("rejected").get<int>()};
+                     json_read::as_int(e.at("samples"), where + ".samples"),
+                     json_read::as_int(e.at("rejected"), where + ".rejected")};
     require(entry.median_ms >= 0 && std::isfinite(entry.median_ms),
             where + ": median_ms must be a finite number >= 0");
     return entry;

@@ -114,9 +114,9 @@ MpcCalibration calibration_from_json(const json& j) {
   }
   if (j.contains("points")) {
     const json& p = j.at("points");
-    if (!p.is_number_integer() || p.get<int64_t>() < 0)
-      fail("points", "expected a non-negative integer, got " + describe(p));
-    c.points = p.get<int>();
+    // as_int: 5e9 must not wrap to some other int.
+    c.points = as_int(p, "points");
+    if (c.points < 0) fail("points", "expected a non-negative integer, got " + describe(p));
   }
   if (j.contains("max_rel_error"))
     c.max_rel_error = non_negative(j.at("max_rel_error"), "max_rel_error");
