@@ -17,9 +17,17 @@
 namespace vitnas {
 namespace fs = std::filesystem;
 
+constexpr std::uintmax_t kMaxReadBytes = std::uintmax_t(1) << 30;
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   require(in.good(), path + ": cannot open file (check the path)");
+  // Not a device or a pipe (/dev/zero would be read forever), and not more than fits in memory.
+  std::error_code ec;
+  require(fs::is_regular_file(path, ec), path + ": not a regular file");
+  require(fs::file_size(path, ec) <= kMaxReadBytes,
+          path + ": larger than the " + std::to_string(kMaxReadBytes >> 20) +
+              " MiB any vitnas text file may have");
   std::ostringstream ss;
   ss << in.rdbuf();
   require(!in.bad(), path + ": read error");

@@ -7,7 +7,8 @@
 
 namespace vitnas {
 
-// Reads a whole file; InputError naming the path if it is missing or unreadable.
+// Reads a whole file; InputError naming the path if it is missing or unreadable, not a regular
+// file, or over 1 GiB (JSON, CSV and the like; tensors are streamed by safetensors.h).
 std::string read_file(const std::string& path);
 
 // Writes to "<path>.tmp.<pid>" then renames over path, so readers never see a partial file.

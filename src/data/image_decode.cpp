@@ -60,9 +60,14 @@ torch::Tensor decode_png(const std::string& bytes, const std::string& path, int 
   } guard{&image};
   const int64_t w = image.width, h = image.height;
   if (w <= 0 || h <= 0 || w * h > kMaxPixels) fail(path, "bad size");
+  // Deflate expands at most 1032:1 and a pixel takes at least 1 bit: a header claiming more
+  // pixels than the file can hold is refused before the image is allocated.
+  if (double(w) * double(h) > 8.0 * 1032.0 * double(bytes.size()))
+    fail(path, "truncated PNG (" + std::to_string(w) + "x" + std::to_string(h) +
+                   " pixels in a " + std::to_string(bytes.size()) + "-byte file)");
   // Transparent pixels are composited onto an explicit black background (deterministic).
   image.format = channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
-  auto hwc = torch::zeros({h, w, channels}, torch::kUInt8);
+  auto hwc = torch::empty({h, w, channels}, torch::kUInt8);  // every byte is written
   const png_color black{0, 0, 0};
   if (!png_image_finish_read(&image, &black, hwc.data_ptr<uint8_t>(), 0, nullptr))
     fail(path, image.message);
