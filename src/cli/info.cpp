@@ -1,4 +1,5 @@
-// vitnas info --arch ARCH [--json]: parameters, MACs and a per-block breakdown.
+// vitnas info --arch ARCH [--json]: parameters, MACs and a per-block breakdown (with --json, also
+// the full ArchSpec under "arch", so a preset can be written out as a file).
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -28,7 +29,7 @@ void run_info(const InfoOptions& o) {
                         {"params", b.params}, {"macs", b.macs}});
     print_json({{"name", spec.name}, {"family", to_string(spec.family)},
                 {"img_size", spec.img_size}, {"params", c.params}, {"macs", c.macs},
-                {"blocks", blocks}});
+                {"blocks", blocks}, {"arch", arch_to_json(spec)}});
     return;
   }
   std::printf("%s (%s, %dx%d, %d classes)\n", spec.name.c_str(), to_string(spec.family).c_str(),
