@@ -302,10 +302,23 @@ class EfficientViT(torch.nn.Module):
         return x
 
 
-# build.py's EfficientViT_m0.
+# build.py's EfficientViT_m0..m5.
 M0 = dict(img_size=224, patch_size=16, embed_dim=[64, 128, 192], depth=[1, 2, 3],
           num_heads=[4, 4, 4], window_size=[7, 7, 7], kernels=[5, 5, 5, 5])
+CONFIGS = {
+    "m0": M0,
+    "m1": dict(M0, embed_dim=[128, 144, 192], num_heads=[2, 3, 3], kernels=[7, 5, 3, 3]),
+    "m2": dict(M0, embed_dim=[128, 192, 224], num_heads=[4, 3, 2], kernels=[7, 5, 3, 3]),
+    "m3": dict(M0, embed_dim=[128, 240, 320], num_heads=[4, 3, 4], kernels=[5, 5, 5, 5]),
+    "m4": dict(M0, embed_dim=[128, 256, 384], num_heads=[4, 4, 4], kernels=[7, 5, 3, 3]),
+    "m5": dict(M0, embed_dim=[192, 288, 384], depth=[1, 3, 4], num_heads=[3, 3, 4],
+               kernels=[7, 5, 3, 3]),
+}
+
+
+def efficientvit(name, num_classes=1000, distillation=False):
+    return EfficientViT(num_classes=num_classes, distillation=distillation, **CONFIGS[name])
 
 
 def efficientvit_m0(num_classes=1000, distillation=False):
-    return EfficientViT(num_classes=num_classes, distillation=distillation, **M0)
+    return efficientvit("m0", num_classes, distillation)

@@ -17,6 +17,9 @@ PACKAGES=(
   dataset-fashion-mnist                      # /usr/share/datasets/fashion-mnist, the default data
   python3                                    # experiments/supernet/*.py (the supernet experiment's analysis)
   python3-numpy                              # tests: safetensors files from an independent writer
+  libonnx-dev libprotobuf-dev                # export onnx: ONNX's protobuf messages and checker
+  python3-onnx                               # tests: Python's onnx.checker on exported models
+  python3-torch                              # tests: python/vitnas_torch.py against vitnas
 )
 
 missing=()
@@ -36,3 +39,18 @@ if [ "$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)" != "$(readlink -f "
   $SUDO update-alternatives --set "$alt" "$openblas"
 fi
 echo "setup: BLAS is $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"
+
+# ONNX Runtime for the export tests and the speed comparison: the npm package ships the Linux CPU
+# library (its install script only fetches optional GPU parts, hence --ignore-scripts).
+# Node.js and npm: the machine's own (a NodeSource build here), else Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm
+fi
+ORT_VERSION=1.30.0
+ORT_DIR="$(cd "$(dirname "$0")/.." && pwd)/.deps/onnxruntime"
+if ! grep -qs "\"version\": \"$ORT_VERSION\"" "$ORT_DIR/node_modules/onnxruntime-node/package.json"; then
+  echo "setup: installing onnxruntime-node $ORT_VERSION into $ORT_DIR"
+  mkdir -p "$ORT_DIR"
+  npm install --ignore-scripts --no-audit --no-fund --loglevel=error --prefix "$ORT_DIR" \
+      "onnxruntime-node@$ORT_VERSION" >/dev/null
+fi

@@ -15,5 +15,6 @@ void register_bench_train(CLI::App& root);
 void register_supernet(CLI::App& root);
 void register_search(CLI::App& root);
 void register_prune(CLI::App& root);
+void register_export(CLI::App& root);
 
 }  // namespace vitnas::cli

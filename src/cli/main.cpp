@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   vitnas::cli::register_supernet(app);
   vitnas::cli::register_search(app);
   vitnas::cli::register_prune(app);
+  vitnas::cli::register_export(app);
 
   try {
     vitnas::cli::set_command_line({argv, argv + argc});

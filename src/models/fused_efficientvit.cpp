@@ -45,12 +45,6 @@ fused::PatchMergingStep patch_merging_step(PatchMergingImpl& pm) {
           fused::depthwise(pm.conv2->fuse())};
 }
 
-// Wraps a fused op (a copyable functor) as a step.
-template <typename Op>
-std::function<Tensor(const Tensor&)> step(Op op) {
-  return [op = std::move(op)](const Tensor& x) { return op(x); };
-}
-
 // Walks the spec and fuses the module each part names (arch_walk.h's module paths).
 class Fuser : public ArchVisitor {
  public:
@@ -61,28 +55,28 @@ class Fuser : public ArchVisitor {
     fused::Stem stem;
     for (size_t i = 0; i < s.widths->size(); ++i)  // children 0, 2, 4, ...: ReLU between
       stem.convs.push_back(at<Conv2dBNImpl>(row.name() + "." + std::to_string(2 * i)).fuse());
-    add(row.name(), step(stem));
+    add(row.name(), stem);
   }
 
   // A residual 3x3 depthwise conv x + dw(x) is one conv with 1 added at its kernel's centre.
   void dw(const Row& row, const DWPart& p) override {
     const std::string path = module_path(row, p);
-    add(path, step(fused::residual_depthwise(inner<Conv2dBNImpl>(path).fuse())));
+    add(path, fused::residual_depthwise(inner<Conv2dBNImpl>(path).fuse()));
   }
 
   void ffn(const Row& row, const FFNPart& p) override {
     const std::string path = module_path(row, p);
     FFNImpl& f = inner<FFNImpl>(path);
-    add(path, step(fused::FFNResidual{pointwise(f.pw1->fuse()), pointwise(f.pw2->fuse())}));
+    add(path, fused::FFNResidual{pointwise(f.pw1->fuse()), pointwise(f.pw2->fuse())});
   }
 
   void attention(const Row& row, const AttentionPart& p) override {
     const std::string path = module_path(row, p);
-    add(path, step(window_attention_residual(inner<LocalWindowAttentionImpl>(path))));
+    add(path, window_attention_residual(inner<LocalWindowAttentionImpl>(path)));
   }
 
   void patch_merging(const Row& row, const PatchMergingPart&) override {
-    add(row.name(), step(patch_merging_step(at<PatchMergingImpl>(row.name()))));
+    add(row.name(), patch_merging_step(at<PatchMergingImpl>(row.name())));
   }
 
   // Mean pool, then BN1d + Linear folded; a distillation head is averaged in exactly
@@ -94,7 +88,7 @@ class Fuser : public ArchVisitor {
       w = (w + wd) / 2;
       b = (b + bd) / 2;
     }
-    add(row.name(), step(fused::Head{fused::pointwise(w, b)}));
+    add(row.name(), fused::Head{fused::pointwise(w, b)});
   }
 
  private:
@@ -103,8 +97,8 @@ class Fuser : public ArchVisitor {
   template <typename M>
   M& inner(const std::string& path) { return modules_.inner<M>(path); }
 
-  void add(std::string name, std::function<Tensor(const Tensor&)> run) {
-    steps_.push_back({std::move(name), std::move(run)});
+  void add(std::string name, FusedEfficientViT::Op op) {
+    steps_.push_back({std::move(name), std::move(op)});
   }
 
   EfficientViTImpl& model_;

@@ -6,11 +6,12 @@
 // conv; a distillation head is averaged into the classifier.
 #pragma once
 
-#include <functional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "models/efficientvit.h"
+#include "models/fused_ops.h"
 #include "models/inference.h"
 
 namespace vitnas {
@@ -22,9 +23,16 @@ class FusedEfficientViT : public InferenceNet {
   torch::Tensor forward(const torch::Tensor& images) const override;
 
   // One step of the network on channels-last maps (B, H, W, C) (the stem takes the images).
+  // The op is kept typed, so that exporters (export/onnx_export.cpp) read the very weights the
+  // network runs.
+  using Op = std::variant<fused::Stem, fused::Depthwise, fused::FFNResidual,
+                          fused::WindowAttentionResidual, fused::PatchMergingStep, fused::Head>;
   struct Step {
     std::string name;  // the module path in the unfused network, e.g. "blocks2.3.mixer"
-    std::function<torch::Tensor(const torch::Tensor&)> run;
+    Op op;
+    torch::Tensor run(const torch::Tensor& x) const {
+      return std::visit([&](const auto& f) { return f(x); }, op);
+    }
   };
   const std::vector<Step>& steps() const { return steps_; }
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# ONNX Runtime speed of `vitnas export onnx` against torch.onnx.export of the official PyTorch
+# model (benchmarks/efficientvit_official.py, the official code ported module for module),
+# m0..m5, the same random weights, 1 thread, batch 16, opset 13, timed interleaved
+# (scripts/onnx_bench.js), median of 3 rounds. ONNX Runtime folds the official graph's
+# BatchNorms itself at graph optimisation; vitnas's graph has them folded already.
+#
+#   bash benchmarks/onnx_export_speed.sh [OUT_DIR]   # default experiments/results/onnx_export_speed
+#
+# Needs scripts/setup.sh (onnxruntime-node, python3-torch, python3-onnx) and a build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-experiments/results/onnx_export_speed}
+VITNAS=build/vitnas
+PY=/usr/bin/python3
+export NODE_PATH=$PWD/.deps/onnxruntime/node_modules
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$OUT"
+
+models=()
+for m in m0 m1 m2 m3 m4 m5; do
+  # Random weights and BN statistics in the official model, exported by both.
+  OMP_NUM_THREADS=1 "$PY" - "$WORK" "$m" <<'PY'
+import sys, torch
+sys.path[:0] = ["python", "benchmarks"]
+import efficientvit_official
+import vitnas_torch as vt
+work, name = sys.argv[1], sys.argv[2]
+torch.manual_seed(0)
+model = efficientvit_official.efficientvit(name).eval()
+with torch.no_grad():
+    for mod in model.modules():
+        if isinstance(mod, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
+            mod.running_mean.normal_(0, 0.1); mod.running_var.uniform_(0.5, 2.0)
+vt.save_file(model.state_dict(), f"{work}/{name}.safetensors")  # official keys: vitnas loads them
+torch.onnx.export(model, torch.randn(16, 3, 224, 224), f"{work}/{name}_torch.onnx", opset_version=13,
+                  input_names=["images"], output_names=["logits"], do_constant_folding=True)
+PY
+  "$VITNAS" export onnx --arch "$m" --weights "$WORK/$m.safetensors" --out "$WORK/${m}_vitnas.onnx" \
+      --batch 16 --opset 13 --log-level warn
+  models+=("$WORK/${m}_vitnas.onnx" "$WORK/${m}_torch.onnx")
+done
+
+node scripts/onnx_bench.js "${models[@]}" --batch 16 --threads 1 --rounds 3 --seconds 3 \
+    | sed "s#$WORK/##" > "$OUT/results.jsonl"
+"$PY" - "$OUT/results.jsonl" <<'PY'
+import json, sys
+rows = {json.loads(l)["model"]: json.loads(l) for l in open(sys.argv[1])}
+print(f"{'net':4} {'vitnas ONNX img/s':>18} {'torch.onnx.export img/s':>24} {'ratio':>6}")
+for m in ["m0", "m1", "m2", "m3", "m4", "m5"]:
+    v, t = rows[f"{m}_vitnas.onnx"]["img_per_s"], rows[f"{m}_torch.onnx"]["img_per_s"]
+    print(f"{m:4} {v:18.1f} {t:24.1f} {v / t:6.2f}")
+PY
