@@ -34,21 +34,42 @@ with torch.no_grad():
         if isinstance(mod, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
             mod.running_mean.normal_(0, 0.1); mod.running_var.uniform_(0.5, 2.0)
 vt.save_file(model.state_dict(), f"{work}/{name}.safetensors")  # official keys: vitnas loads them
+images = torch.randn(16, 3, 224, 224)
+with torch.no_grad():
+    vt.save_file({"images": images}, f"{work}/{name}_images.safetensors")
+    vt.save_file({"logits": model(images)}, f"{work}/{name}_official_logits.safetensors")
 torch.onnx.export(model, torch.randn(16, 3, 224, 224), f"{work}/{name}_torch.onnx", opset_version=13,
                   input_names=["images"], output_names=["logits"], do_constant_folding=True)
 PY
   "$VITNAS" export onnx --arch "$m" --weights "$WORK/$m.safetensors" --out "$WORK/${m}_vitnas.onnx" \
       --batch 16 --opset 13 --log-level warn
   models+=("$WORK/${m}_vitnas.onnx" "$WORK/${m}_torch.onnx")
+  node scripts/onnx_run.js "$WORK/${m}_vitnas.onnx" "$WORK/${m}_images.safetensors" "$WORK/${m}_ort_logits.safetensors"
 done
+
+# Exactness: vitnas's ONNX in ONNX Runtime against the official PyTorch model's eval logits.
+"$PY" - "$WORK" > "$OUT/exactness.jsonl" <<'PY'
+import json, sys
+sys.path.insert(0, "python")
+import vitnas_torch as vt
+work = sys.argv[1]
+for m in ["m0", "m1", "m2", "m3", "m4", "m5"]:
+    ref = vt.load_file(f"{work}/{m}_official_logits.safetensors")[0]["logits"]
+    got = vt.load_file(f"{work}/{m}_ort_logits.safetensors")[0]["logits"]
+    print(json.dumps({"net": m, "max_abs_diff": float((ref - got).abs().max()),
+                      "max_abs_logit": float(ref.abs().max()),
+                      "top1_agree": float((ref.argmax(1) == got.argmax(1)).float().mean())}))
+PY
 
 node scripts/onnx_bench.js "${models[@]}" --batch 16 --threads 1 --rounds 3 --seconds 3 \
     | sed "s#$WORK/##" > "$OUT/results.jsonl"
-"$PY" - "$OUT/results.jsonl" <<'PY'
+"$PY" - "$OUT/results.jsonl" "$OUT/exactness.jsonl" <<'PY' | tee "$OUT/table.txt"
 import json, sys
 rows = {json.loads(l)["model"]: json.loads(l) for l in open(sys.argv[1])}
-print(f"{'net':4} {'vitnas ONNX img/s':>18} {'torch.onnx.export img/s':>24} {'ratio':>6}")
+exact = {json.loads(l)["net"]: json.loads(l) for l in open(sys.argv[2])}
+print(f"{'net':4} {'vitnas ONNX img/s':>18} {'torch.onnx.export img/s':>24} {'ratio':>6} "
+      f"{'max|diff| vs official':>22}")
 for m in ["m0", "m1", "m2", "m3", "m4", "m5"]:
     v, t = rows[f"{m}_vitnas.onnx"]["img_per_s"], rows[f"{m}_torch.onnx"]["img_per_s"]
-    print(f"{m:4} {v:18.1f} {t:24.1f} {v / t:6.2f}")
+    print(f"{m:4} {v:18.1f} {t:24.1f} {v / t:6.2f} {exact[m]['max_abs_diff']:22.2e}")
 PY
