@@ -16,5 +16,6 @@ void register_supernet(CLI::App& root);
 void register_search(CLI::App& root);
 void register_prune(CLI::App& root);
 void register_export(CLI::App& root);
+void register_report(CLI::App& root);
 
 }  // namespace vitnas::cli

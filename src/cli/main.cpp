@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   vitnas::cli::register_search(app);
   vitnas::cli::register_prune(app);
   vitnas::cli::register_export(app);
+  vitnas::cli::register_report(app);
 
   try {
     vitnas::cli::set_command_line({argv, argv + argc});

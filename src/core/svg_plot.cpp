@@ -30,12 +30,10 @@ std::string escape(const std::string& s) {
   return out;
 }
 
-struct Axis {
-  double lo = 0, hi = 1, step = 0.2;
-};
+}  // namespace
 
 // Range [lo, hi] widened to whole ticks of 1, 2 or 5 x 10^k, about 6 of them.
-Axis nice_axis(double lo, double hi) {
+AxisTicks nice_axis(double lo, double hi) {
   if (!(hi > lo)) {
     const double pad = lo == 0 ? 1 : std::abs(lo) * 0.05;
     lo -= pad;
@@ -52,8 +50,6 @@ Axis nice_axis(double lo, double hi) {
   return {std::floor(lo / step) * step, std::ceil(hi / step) * step, step};
 }
 
-}  // namespace
-
 std::string render_svg(const Plot& plot) {
   double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
   for (const auto& s : plot.series)
@@ -69,7 +65,7 @@ std::string render_svg(const Plot& plot) {
   }
   if (!std::isfinite(xlo)) xlo = 0, xhi = 1;
   if (!std::isfinite(ylo)) ylo = 0, yhi = 1;
-  const Axis ax = nice_axis(xlo, xhi), ay = nice_axis(ylo, yhi);
+  const AxisTicks ax = nice_axis(xlo, xhi), ay = nice_axis(ylo, yhi);
   const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
   auto px = [&](double x) { return kLeft + (x - ax.lo) / (ax.hi - ax.lo) * pw; };
   auto py = [&](double y) { return kTop + ph - (y - ay.lo) / (ay.hi - ay.lo) * ph; };
@@ -135,6 +131,51 @@ std::string render_svg(const Plot& plot) {
          "</text>\n";
     ly += 16;
   }
+  o += "</svg>\n";
+  return o;
+}
+
+std::string render_bars_svg(const BarChart& chart) {
+  constexpr double kLabels = 190, kRow = 18, kBarTop = 40, kAxis = 50;
+  const double height = kBarTop + kRow * double(std::max<size_t>(chart.bars.size(), 1)) + kAxis;
+  double lo = 0, hi = 0;  // bars start at 0
+  for (const auto& b : chart.bars) {
+    lo = std::min(lo, b.value);
+    hi = std::max(hi, b.value);
+  }
+  const AxisTicks ax = nice_axis(lo, hi > lo ? hi : lo + 1);
+  const double pw = kWidth - kLabels - kRight;
+  auto px = [&](double v) { return kLabels + (v - ax.lo) / (ax.hi - ax.lo) * pw; };
+  const double bottom = height - kAxis;
+
+  std::string o;
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + num(kWidth) + "\" height=\"" +
+       num(height) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  o += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  o += "<text x=\"" + num(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" +
+       escape(chart.title) + "</text>\n";
+  for (double t = ax.lo; t <= ax.hi + ax.step / 2; t += ax.step) {
+    o += "<line x1=\"" + num(px(t)) + "\" y1=\"" + num(kBarTop) + "\" x2=\"" + num(px(t)) +
+         "\" y2=\"" + num(bottom) + "\" stroke=\"#e5e5e5\"/>\n";
+    o += "<text x=\"" + num(px(t)) + "\" y=\"" + num(bottom + 16) + "\" text-anchor=\"middle\">" +
+         num(t) + "</text>\n";
+  }
+  for (size_t i = 0; i < chart.bars.size(); ++i) {
+    const Bar& b = chart.bars[i];
+    const double y = kBarTop + kRow * double(i);
+    const double x0 = px(std::min(0.0, b.value)), x1 = px(std::max(0.0, b.value));
+    o += "<rect x=\"" + num(x0) + "\" y=\"" + num(y + 2) + "\" width=\"" + num(x1 - x0) +
+         "\" height=\"" + num(kRow - 4) + "\" fill=\"" + b.color + "\"><title>" +
+         escape(b.label) + ": " + num(b.value) + "</title></rect>\n";
+    o += "<text x=\"" + num(kLabels - 6) + "\" y=\"" + num(y + kRow - 5) + "\" text-anchor=\"end\">" +
+         escape(b.label) + "</text>\n";
+  }
+  o += "<line x1=\"" + num(px(0)) + "\" y1=\"" + num(kBarTop) + "\" x2=\"" + num(px(0)) +
+       "\" y2=\"" + num(bottom) + "\" stroke=\"black\"/>\n";
+  o += "<line x1=\"" + num(kLabels) + "\" y1=\"" + num(bottom) + "\" x2=\"" + num(kLabels + pw) +
+       "\" y2=\"" + num(bottom) + "\" stroke=\"black\"/>\n";
+  o += "<text x=\"" + num(kLabels + pw / 2) + "\" y=\"" + num(height - 14) +
+       "\" text-anchor=\"middle\">" + escape(chart.value_label) + "</text>\n";
   o += "</svg>\n";
   return o;
 }
