@@ -18,7 +18,9 @@ std::string num(double v) {
   return buf;
 }
 
-std::string escape(const std::string& s) {
+}  // namespace
+
+std::string xml_escape(const std::string& s) {
   std::string out;
   for (char ch : s) {
     if (ch == '&') out += "&amp;";
@@ -29,8 +31,6 @@ std::string escape(const std::string& s) {
   }
   return out;
 }
-
-}  // namespace
 
 // Range [lo, hi] widened to whole ticks of 1, 2 or 5 x 10^k, about 6 of them.
 AxisTicks nice_axis(double lo, double hi) {
@@ -75,7 +75,7 @@ std::string render_svg(const Plot& plot) {
        num(kHeight) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   o += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   o += "<text x=\"" + num(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" +
-       escape(plot.title) + "</text>\n";
+       xml_escape(plot.title) + "</text>\n";
   // Grid and ticks.
   for (double t = ax.lo; t <= ax.hi + ax.step / 2; t += ax.step) {
     o += "<line x1=\"" + num(px(t)) + "\" y1=\"" + num(kTop) + "\" x2=\"" + num(px(t)) +
@@ -92,15 +92,15 @@ std::string render_svg(const Plot& plot) {
   o += "<rect x=\"" + num(kLeft) + "\" y=\"" + num(kTop) + "\" width=\"" + num(pw) +
        "\" height=\"" + num(ph) + "\" fill=\"none\" stroke=\"black\"/>\n";
   o += "<text x=\"" + num(kLeft + pw / 2) + "\" y=\"" + num(kHeight - 14) +
-       "\" text-anchor=\"middle\">" + escape(plot.x_label) + "</text>\n";
+       "\" text-anchor=\"middle\">" + xml_escape(plot.x_label) + "</text>\n";
   o += "<text transform=\"translate(18," + num(kTop + ph / 2) +
-       ") rotate(-90)\" text-anchor=\"middle\">" + escape(plot.y_label) + "</text>\n";
+       ") rotate(-90)\" text-anchor=\"middle\">" + xml_escape(plot.y_label) + "</text>\n";
   for (const auto& m : plot.markers) {
     o += "<line x1=\"" + num(px(m.x)) + "\" y1=\"" + num(kTop) + "\" x2=\"" + num(px(m.x)) +
          "\" y2=\"" + num(kTop + ph) + "\" stroke=\"#888\" stroke-dasharray=\"5,4\"/>\n";
     // Written upwards along the line, so neighbouring markers' labels do not overlap.
     o += "<text transform=\"translate(" + num(px(m.x) - 3) + "," + num(kTop + 4) +
-         ") rotate(-90)\" text-anchor=\"end\" fill=\"#555\">" + escape(m.label) + "</text>\n";
+         ") rotate(-90)\" text-anchor=\"end\" fill=\"#555\">" + xml_escape(m.label) + "</text>\n";
   }
   // Series, then the legend.
   for (const auto& s : plot.series) {
@@ -116,7 +116,7 @@ std::string render_svg(const Plot& plot) {
              num(s.radius) + "\" fill=\"" + s.color + "\" fill-opacity=\"0.8\"/>\n";
       if (i < s.point_labels.size() && !s.point_labels[i].empty())
         o += "<text x=\"" + num(px(s.x[i]) + 5) + "\" y=\"" + num(py(s.y[i]) - 5) + "\" fill=\"" +
-             s.color + "\">" + escape(s.point_labels[i]) + "</text>\n";
+             s.color + "\">" + xml_escape(s.point_labels[i]) + "</text>\n";
     }
   }
   // The legend sits in the lower right corner, where an accuracy-latency front leaves room.
@@ -127,7 +127,7 @@ std::string render_svg(const Plot& plot) {
     if (s.label.empty()) continue;
     o += "<circle cx=\"" + num(kLeft + pw - 150) + "\" cy=\"" + num(ly) + "\" r=\"4\" fill=\"" +
          s.color + "\"/>\n";
-    o += "<text x=\"" + num(kLeft + pw - 142) + "\" y=\"" + num(ly + 4) + "\">" + escape(s.label) +
+    o += "<text x=\"" + num(kLeft + pw - 142) + "\" y=\"" + num(ly + 4) + "\">" + xml_escape(s.label) +
          "</text>\n";
     ly += 16;
   }
@@ -153,7 +153,7 @@ std::string render_bars_svg(const BarChart& chart) {
        num(height) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   o += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   o += "<text x=\"" + num(kWidth / 2) + "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" +
-       escape(chart.title) + "</text>\n";
+       xml_escape(chart.title) + "</text>\n";
   for (double t = ax.lo; t <= ax.hi + ax.step / 2; t += ax.step) {
     o += "<line x1=\"" + num(px(t)) + "\" y1=\"" + num(kBarTop) + "\" x2=\"" + num(px(t)) +
          "\" y2=\"" + num(bottom) + "\" stroke=\"#e5e5e5\"/>\n";
@@ -166,16 +166,16 @@ std::string render_bars_svg(const BarChart& chart) {
     const double x0 = px(std::min(0.0, b.value)), x1 = px(std::max(0.0, b.value));
     o += "<rect x=\"" + num(x0) + "\" y=\"" + num(y + 2) + "\" width=\"" + num(x1 - x0) +
          "\" height=\"" + num(kRow - 4) + "\" fill=\"" + b.color + "\"><title>" +
-         escape(b.label) + ": " + num(b.value) + "</title></rect>\n";
+         xml_escape(b.label) + ": " + num(b.value) + "</title></rect>\n";
     o += "<text x=\"" + num(kLabels - 6) + "\" y=\"" + num(y + kRow - 5) + "\" text-anchor=\"end\">" +
-         escape(b.label) + "</text>\n";
+         xml_escape(b.label) + "</text>\n";
   }
   o += "<line x1=\"" + num(px(0)) + "\" y1=\"" + num(kBarTop) + "\" x2=\"" + num(px(0)) +
        "\" y2=\"" + num(bottom) + "\" stroke=\"black\"/>\n";
   o += "<line x1=\"" + num(kLabels) + "\" y1=\"" + num(bottom) + "\" x2=\"" + num(kLabels + pw) +
        "\" y2=\"" + num(bottom) + "\" stroke=\"black\"/>\n";
   o += "<text x=\"" + num(kLabels + pw / 2) + "\" y=\"" + num(height - 14) +
-       "\" text-anchor=\"middle\">" + escape(chart.value_label) + "</text>\n";
+       "\" text-anchor=\"middle\">" + xml_escape(chart.value_label) + "</text>\n";
   o += "</svg>\n";
   return o;
 }

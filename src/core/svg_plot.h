@@ -44,6 +44,9 @@ struct BarChart {
 
 std::string render_bars_svg(const BarChart& chart);
 
+// Text made safe inside XML and HTML: & < > " escaped.
+std::string xml_escape(const std::string& text);
+
 // Ticks of an axis over [lo, hi]: whole multiples of 1, 2 or 5 x 10^k, about 6 of them, the
 // range widened to whole ticks (what both charts draw).
 struct AxisTicks {

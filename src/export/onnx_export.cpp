@@ -238,13 +238,12 @@ class EfficientViTWriter {
   int64_t channels_ = 0;
 };
 
-std::string write_efficientvit(NetWriter& w, EfficientViTImpl& model, const std::string& images) {
+void write_efficientvit(NetWriter& w, EfficientViTImpl& model, const std::string& images) {
   const FusedEfficientViT net(model);
   EfficientViTWriter writer(w, model.spec().img_size);
   std::string x = images;
   for (const auto& step : net.steps())
     x = std::visit([&](const auto& op) { return writer(step.name, x, op); }, step.op);
-  return x;
 }
 
 // ViT: the walk's parts, written from the module's weights (timm's names).
@@ -252,8 +251,6 @@ class ViTWriter : public ArchVisitor {
  public:
   ViTWriter(NetWriter& w, ViTImpl& model, std::string images)
       : w_(w), m_(model), x_(std::move(images)) {}
-
-  const std::string& output() const { return x_; }
 
   void patch_embed(const Row&, const PatchEmbedPart& p) override {
     const auto& proj = m_.patch_proj;
@@ -377,18 +374,15 @@ onnx::ModelProto build_model(ClassifierImpl& model, const OnnxOptions& o) {
   GraphWriter g(*graph);
   NetWriter w(g, o.opset);
   torch::NoGradGuard no_grad;
-  std::string logits;
   if (auto* evit = dynamic_cast<EfficientViTImpl*>(&model)) {
-    logits = write_efficientvit(w, *evit, "images");
+    write_efficientvit(w, *evit, "images");
   } else {
     ViTWriter writer(w, dynamic_cast<ViTImpl&>(model), "images");
     walk(spec, writer);
-    logits = writer.output();
   }
-  // The last node's output is the graph output "logits".
+  // Both end in the classifier's Gemm: its output is the graph's output "logits".
   graph->mutable_node(graph->node_size() - 1)->set_output(0, "logits");
   add_value(graph->add_output(), "logits", {spec.num_classes}, o.batch);
-  (void)logits;
   return m;
 }
 

@@ -26,18 +26,6 @@ const char* kGreen = "#2ca02c";
 const char* kRed = "#d62728";
 const char* kGrey = "#b0b0b0";
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    if (ch == '&') out += "&amp;";
-    else if (ch == '<') out += "&lt;";
-    else if (ch == '>') out += "&gt;";
-    else if (ch == '"') out += "&quot;";
-    else out += ch;
-  }
-  return out;
-}
-
 std::string fmt(double v, int digits = 4) {
   std::ostringstream s;
   s.precision(digits);
@@ -137,11 +125,11 @@ struct Section {
 std::string table_html(const std::vector<std::string>& header,
                        const std::vector<std::vector<std::string>>& rows) {
   std::string o = "<table><tr>";
-  for (const auto& h : header) o += "<th>" + escape(h) + "</th>";
+  for (const auto& h : header) o += "<th>" + xml_escape(h) + "</th>";
   o += "</tr>\n";
   for (const auto& r : rows) {
     o += "<tr>";
-    for (const auto& c : r) o += "<td>" + escape(c) + "</td>";
+    for (const auto& c : r) o += "<td>" + xml_escape(c) + "</td>";
     o += "</tr>\n";
   }
   return o + "</table>\n";
@@ -198,9 +186,9 @@ Section latency_section(const std::string& table_path, const std::vector<std::st
   const std::string unit = model->unit() == "ms"
                                ? "ms per batch of " + std::to_string(table.device.batch)
                                : model->unit() + " per image";
-  std::string html = "<p>Device: " + escape(to_string(table.device.kind)) + ", " +
-                     escape(table.device.model) + ", " + std::to_string(table.device.threads) +
-                     " thread(s), " + escape(table.device.library) + ".</p>\n";
+  std::string html = "<p>Device: " + xml_escape(to_string(table.device.kind)) + ", " +
+                     xml_escape(table.device.model) + ", " + std::to_string(table.device.threads) +
+                     " thread(s), " + xml_escape(table.device.library) + ".</p>\n";
   for (const auto& arch : archs) {
     const ArchSpec spec = load_arch(arch);
     const LatencyBreakdown b = model->breakdown(spec);
@@ -328,14 +316,14 @@ std::string render_report(const ReportInputs& in) {
   if (!in.train.empty()) sections.push_back(train_section(in.train));
 
   std::string o = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
-                  escape(in.title) + "</title>\n<style>\n"
+                  xml_escape(in.title) + "</title>\n<style>\n"
                   "body { font-family: sans-serif; margin: 2em auto; max-width: 760px; color: #222; }\n"
                   "section { margin-bottom: 2.5em; } svg { display: block; margin: 1em 0; }\n"
                   "table { border-collapse: collapse; font-size: 13px; }\n"
                   "th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }\n"
-                  "</style>\n</head>\n<body>\n<h1>" + escape(in.title) + "</h1>\n";
+                  "</style>\n</head>\n<body>\n<h1>" + xml_escape(in.title) + "</h1>\n";
   for (const auto& s : sections)
-    o += "<section>\n<h2>" + escape(s.title) + "</h2>\n" + s.html + "</section>\n";
+    o += "<section>\n<h2>" + xml_escape(s.title) + "</h2>\n" + s.html + "</section>\n";
   return o + "</body>\n</html>\n";
 }
 
