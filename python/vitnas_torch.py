@@ -345,7 +345,19 @@ def dw_ffn_pairs(dim, hiddens):
     return nn.Sequential(*parts)
 
 
-class EfficientViT(nn.Module):
+class Classifier(nn.Module):
+    """What both families share (vitnas's ClassifierImpl): forward_features, then the class head
+    and the optional distillation head, averaged in eval mode."""
+
+    def forward_head(self, features):
+        cls, dist = self.forward_heads(features)
+        return cls if dist is None or self.training else (cls + dist) / 2
+
+    def forward(self, x):
+        return self.forward_head(self.forward_features(x))
+
+
+class EfficientViT(Classifier):
     """EfficientViT from an "efficientvit" ArchSpec.
 
         patch_embed  stride-2 3x3 Conv2dBN stem, ReLU between   (B, 3, H, W) -> (B, C1, H/2^s, .)
@@ -403,12 +415,6 @@ class EfficientViT(nn.Module):
         pooled = features.mean((2, 3))  # (B, C_last)
         return self.head(pooled), self.head_dist(pooled) if self.head_dist is not None else None
 
-    def forward_head(self, features):
-        cls, dist = self.forward_heads(features)
-        return cls if dist is None or self.training else (cls + dist) / 2
-
-    def forward(self, x):
-        return self.forward_head(self.forward_features(x))
 
 
 # ---- ViT -------------------------------------------------------------------------------------
@@ -501,7 +507,7 @@ class PatchEmbed(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
-class VisionTransformer(nn.Module):
+class VisionTransformer(Classifier):
     """Plain ViT from a "vit" ArchSpec, with timm's VisionTransformer names.
 
         patch_embed.proj         (B, C, H, W) -> (B, N, D)
@@ -540,12 +546,6 @@ class VisionTransformer(nn.Module):
         pooled = features[:, 0] if self.cls_token is not None else features.mean(1)  # (B, D)
         return self.head(pooled), self.head_dist(pooled) if self.head_dist is not None else None
 
-    def forward_head(self, features):
-        cls, dist = self.forward_heads(features)
-        return cls if dist is None or self.training else (cls + dist) / 2
-
-    def forward(self, x):
-        return self.forward_head(self.forward_features(x))
 
 
 def build(arch, drop_path_rate=0.0):
