@@ -20,6 +20,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev                # export onnx: ONNX's protobuf messages and checker
   python3-onnx                               # tests: Python's onnx.checker on exported models
   python3-torch                              # tests: python/vitnas_torch.py against vitnas
+  clang libclang-rt-14-dev                   # tests: libFuzzer targets, ASan+UBSan (scripts/fuzz.sh)
 )
 
 missing=()

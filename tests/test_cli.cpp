@@ -137,6 +137,18 @@ TEST_CASE("cli: info", "[cli]") {
     CHECK(j.at("macs").get<double>() == Approx(79.19e6).epsilon(0.005));
     CHECK(j.at("name") == "m0");
   }
+  SECTION("the memory estimate at a batch") {
+    const CliRun r = run_cli("info --arch m0 --batch 8 --json");
+    REQUIRE(r.code == 0);
+    const json m = r.out_json().at("memory");
+    CHECK(m.at("batch") == 8);
+    CHECK(m.at("weights_bytes") == 4 * 2349436);  // float32 weights of the paper's count
+    // Inference adds the activations of the largest part; training keeps all of them, plus
+    // the gradients and AdamW's two moments (3 more copies of the weights).
+    CHECK(m.at("inference_bytes").get<int64_t>() > 4 * 2349436);
+    CHECK(m.at("training_bytes").get<int64_t>() >
+          m.at("inference_bytes").get<int64_t>() + 3 * 4 * 2349436);
+  }
   SECTION("deit_tiny as text") {
     const CliRun r = run_cli("info --arch deit_tiny");
     CHECK(r.code == 0);

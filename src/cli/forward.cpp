@@ -39,6 +39,7 @@ torch::Tensor pick_input(const safetensors::File& file, const ForwardOptions& o)
     require(t.defined(), o.input + ": no tensor '" + o.input_key + "' (see --input-key)");
     return t;
   }
+  require(!file.tensors.empty(), o.input + ": holds no tensor (write the input as one)");
   if (file.tensors.size() == 1) return file.tensors[0].second;
   for (const char* key : {"__input__", "input"})
     if (auto t = find(key); t.defined()) return t;

@@ -20,25 +20,31 @@ namespace {
 
 constexpr const char* kMetadataKey = "__metadata__";
 
-// Opens path and parses its header; `in` is left open for the data.
-detail::ParsedHeader open_header(const std::string& path, std::ifstream& in, const Checks& checks) {
+// Opens path for reading from its start; returns its size.
+std::uint64_t open_file(const std::string& path, std::ifstream& in) {
   in.open(path, std::ios::binary | std::ios::ate);
   require(in.good(), path + ": cannot open safetensors file (check the path)");
   const std::streamoff file_size = in.tellg();
   in.seekg(0);
-  return detail::parse_header(path, in, static_cast<std::uint64_t>(file_size), checks);
+  return static_cast<std::uint64_t>(file_size);
 }
 
 }  // namespace
 
 Header read_header(const std::string& path, const Checks& checks) {
   std::ifstream in;
-  return detail::public_header(open_header(path, in, checks));
+  const std::uint64_t size = open_file(path, in);
+  return detail::public_header(detail::parse_header(path, in, size, checks));
 }
 
 File load(const std::string& path, const Checks& checks) {
   std::ifstream in;
-  detail::ParsedHeader header = open_header(path, in, checks);
+  const std::uint64_t size = open_file(path, in);
+  return load(in, size, path, checks);
+}
+
+File load(std::istream& in, std::uint64_t size, const std::string& name, const Checks& checks) {
+  detail::ParsedHeader header = detail::parse_header(name, in, size, checks);
   File file;
   file.metadata = std::move(header.metadata);
 
@@ -51,12 +57,12 @@ File load(const std::string& path, const Checks& checks) {
     if (nbytes > 0) {
       in.read(static_cast<char*>(t.data_ptr()), nbytes);
       require(in.gcount() == nbytes,
-              path + ": tensor '" + e.info.name + "': file ended early while reading its data");
+              name + ": tensor '" + e.info.name + "': file ended early while reading its data");
     }
     if (e.info.dtype == torch::kBool) {  // bytes other than 0/1 are not valid C++ bools
       const auto* p = static_cast<const unsigned char*>(t.data_ptr());
       require(std::all_of(p, p + nbytes, [](unsigned char b) { return b <= 1; }),
-              path + ": tensor '" + e.info.name + "': BOOL data holds bytes other than 0 and 1");
+              name + ": tensor '" + e.info.name + "': BOOL data holds bytes other than 0 and 1");
     }
     file.tensors.emplace_back(std::move(e.info.name), std::move(t));
   }

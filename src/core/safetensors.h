@@ -3,7 +3,9 @@
 // then the raw little-endian data. Every field is validated before any byte is read.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <istream>
 #include <map>
 #include <string>
 #include <utility>
@@ -44,13 +46,17 @@ struct Checks {
 };
 
 // Throws InputError with a one-line message naming the file (and the key) on: missing file,
-// file shorter than 8 bytes, header length larger than the file or than 100 MB, malformed JSON,
-// unknown dtype, negative or overflowing shapes, data_offsets that are not [begin, end] inside
-// the data area or whose length != numel * itemsize, overlapping or out-of-order tensors, gaps,
-// duplicate keys, non-string metadata, a tensor entry of more than 1024 JSON values. The header
+// file shorter than 8 bytes, header length larger than the file or than 16 MiB (the format
+// allows 100 MB), more than 100,000 tensors, malformed JSON, unknown dtype, negative or
+// overflowing shapes, data_offsets that are not [begin, end] inside the data area or whose
+// length != numel * itemsize, overlapping or out-of-order tensors, gaps, duplicate keys,
+// non-string metadata, a tensor entry of more than 1024 JSON values. The header
 // is parsed as a stream in time linear in its size; the data is read tensor by tensor straight
 // into the returned tensors (CPU, contiguous, owning their memory), never as one whole buffer.
 File load(const std::string& path, const Checks& checks = {});
+// The same from a stream of `size` bytes positioned at its start (memory, a pipe, part of an
+// archive); `name` stands for the file in errors.
+File load(std::istream& in, std::uint64_t size, const std::string& name, const Checks& checks = {});
 
 // The validated header alone (the same checks as load, the data is not read).
 Header read_header(const std::string& path, const Checks& checks = {});

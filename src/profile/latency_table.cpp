@@ -87,7 +87,10 @@ void save_table(const LatencyTable& t, const std::string& path) {
 }
 
 LatencyTable load_table(const std::string& path) {
-  const nlohmann::json j = read_json_file(path);
+  return table_from_json(read_json_file(path), path);
+}
+
+LatencyTable table_from_json(const nlohmann::json& j, const std::string& path) {
   require(j.is_object() && j.value("format", "") == kFormat,
           path + ": not a vitnas latency table (make one with vitnas profile)");
   require(j.value("version", 0) == kVersion,

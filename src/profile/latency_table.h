@@ -63,6 +63,7 @@ struct LatencyTable {
 // Files are checked on load: a malformed or truncated table is an InputError naming the file.
 // An mpc table's link is written as "link"; older files said "network", which is still read.
 LatencyTable load_table(const std::string& path);
+LatencyTable table_from_json(const nlohmann::json& j, const std::string& path);  // path: for errors
 void save_table(const LatencyTable& table, const std::string& path);  // atomic
 
 }  // namespace vitnas

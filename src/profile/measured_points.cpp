@@ -55,7 +55,10 @@ MeasuredPoint parse_point(const json& j, const std::string& path, const std::str
 }  // namespace
 
 Measurements load_measurements(const std::string& path) {
-  const json j = read_json_file(path);
+  return measurements_from_json(read_json_file(path), path);
+}
+
+Measurements measurements_from_json(const json& j, const std::string& path) {
   const std::string dir = std::filesystem::path(path).parent_path().string();
   try {
     object(j, "", {"source", "link", "network", "points"});

@@ -37,5 +37,7 @@ struct Measurements {
 };
 
 Measurements load_measurements(const std::string& path);  // errors name the file and the point
+// The same for JSON read elsewhere; path names it in errors and is where arch files resolve from.
+Measurements measurements_from_json(const nlohmann::json& j, const std::string& path);
 
 }  // namespace vitnas

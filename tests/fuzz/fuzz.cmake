@@ -9,10 +9,10 @@ endif()
 # fuzzer-no-link instruments for coverage without libFuzzer's main(); -fno-sanitize-recover makes
 # every UBSan report fatal, so the fuzzer stops and saves the input instead of printing and going on.
 set(VITNAS_FUZZ_FLAGS -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-    -fno-omit-frame-pointer -g)
+    -fno-omit-frame-pointer)
 set(VITNAS_FUZZ_SOURCES
     core/arch_spec.cpp core/presets.cpp core/json_read.cpp core/io.cpp core/search_space.cpp
-    core/safetensors.cpp core/arch_walk.cpp
+    core/safetensors.cpp core/safetensors_header.cpp core/arch_walk.cpp
     profile/latency_table.cpp profile/op_signature.cpp profile/device_info.cpp
     profile/mpc_calibration.cpp profile/mpc_cost.cpp profile/mpc_ops.cpp profile/mpc_link.cpp
     profile/mpc_cost_table.cpp profile/mpc_json.cpp profile/measured_points.cpp profile/text.cpp

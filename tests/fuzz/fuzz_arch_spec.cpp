@@ -1,4 +1,4 @@
-// Fuzzes the ArchSpec JSON reader (load_arch on a file: JSON parse, arch_from_json, validate).
+// Fuzzes the ArchSpec JSON reader as load_arch runs it (strict JSON, arch_from_json, validate).
 // InputError is the expected rejection of bad bytes; anything else escaping (another exception,
 // a sanitizer report, a crash) stops the fuzzer and is a bug.
 #include "core/arch_spec.h"
@@ -8,7 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    vitnas::load_arch(vitnas_fuzz::write_input(data, size, "arch.json"));
+    vitnas::arch_from_json(vitnas_fuzz::parse(data, size, "arch.json"));
   } catch (const vitnas::InputError&) {
   }
   return 0;

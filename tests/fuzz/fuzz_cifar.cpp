@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
   const int classes = data[0] & 1 ? 100 : 10;
-  vitnas_fuzz::write_input(data + 1, size - 1, classes == 10 ? "test_batch.bin" : "test.bin");
+  vitnas_fuzz::write_file(data + 1, size - 1, classes == 10 ? "test_batch.bin" : "test.bin");
   try {
     vitnas::data::open_cifar(vitnas_fuzz::temp_dir().string(), classes, /*train=*/false);
   } catch (const vitnas::InputError&) {

@@ -1,4 +1,4 @@
-// Fuzzes the latency table reader (load_table): cpu tables and mpc tables (costs, link, calibration).
+// Fuzzes the latency table reader as load_table runs it, in memory: cpu and mpc tables.
 // InputError is the expected rejection of bad bytes; anything else escaping (another exception,
 // a sanitizer report, a crash) stops the fuzzer and is a bug.
 #include "profile/latency_table.h"
@@ -8,7 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    vitnas::load_table(vitnas_fuzz::write_input(data, size, "table.json"));
+    vitnas::table_from_json(vitnas_fuzz::parse(data, size, "table.json"), "table.json");
   } catch (const vitnas::InputError&) {
   }
   return 0;

@@ -1,4 +1,4 @@
-// Fuzzes the MPC cost table reader (load_cost_table, the --costs file).
+// Fuzzes the MPC cost table reader (the --costs file) as load_cost_table runs it, in memory.
 // InputError is the expected rejection of bad bytes; anything else escaping (another exception,
 // a sanitizer report, a crash) stops the fuzzer and is a bug.
 #include "profile/mpc_cost_table.h"
@@ -8,7 +8,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
-    vitnas::load_cost_table(vitnas_fuzz::write_input(data, size, "costs.json"));
+    vitnas::cost_table_from_json(vitnas_fuzz::parse(data, size, "costs.json"));
   } catch (const vitnas::InputError&) {
   }
   return 0;
