@@ -90,3 +90,16 @@ TEST_CASE("fuzz: a latency table with a float where an int belongs", "[fuzz]") {
   const std::string path = write("samples.json", table("1", "1e300"));
   CHECK(one_line_containing(input_error([&] { load_table(path); }), ".samples: expected an integer"));
 }
+
+TEST_CASE("fuzz: a latency table whose format or version has the wrong JSON type", "[fuzz]") {
+  // json::value("format", "") threw nlohmann's type_error for {"format": {}}, which escaped as
+  // an uncaught exception (found by the 10-million-execution run of fuzz_latency_table).
+  for (const std::string head : {R"("format": {}, "version": 1)", R"("format": 3)",
+                                 R"("format": "vitnas-latency-table", "version": "1")",
+                                 R"("format": "vitnas-latency-table", "version": [])"}) {
+    const std::string path = write("typed.json", "{" + head + R"(, "networks": []})");
+    const std::string message = input_error([&] { load_table(path); });
+    CHECK((one_line_containing(message, path + ": not a vitnas latency table") ||
+           one_line_containing(message, path + ": latency table version")));
+  }
+}

@@ -91,11 +91,16 @@ LatencyTable load_table(const std::string& path) {
 }
 
 LatencyTable table_from_json(const nlohmann::json& j, const std::string& path) {
-  require(j.is_object() && j.value("format", "") == kFormat,
+  // Typed checks first: json::value() throws its own type_error for {"format": {}}.
+  const auto field = [&](const char* key) {
+    return j.is_object() && j.contains(key) ? j.at(key) : nlohmann::json();
+  };
+  const nlohmann::json format = field("format"), version = field("version");
+  require(format.is_string() && format.get<std::string>() == kFormat,
           path + ": not a vitnas latency table (make one with vitnas profile)");
-  require(j.value("version", 0) == kVersion,
-          path + ": latency table version " + j.value("version", nlohmann::json()).dump() +
-              " is not supported (expected " + std::to_string(kVersion) + ")");
+  require(version.is_number_integer() && version.get<int64_t>() == kVersion,
+          path + ": latency table version " + version.dump() + " is not supported (expected " +
+              std::to_string(kVersion) + ")");
   LatencyTable t;
   require(j.contains("device"), path + ": missing 'device'");
   t.device = device_from_json(j["device"], path);
