@@ -119,6 +119,11 @@ TEST_CASE("bad input: what the machine cannot hold is refused before it is alloc
   r = run_cli("bench-train --arch m0 --batch 65536");
   CHECK(r.is_input_error());
   CHECK_THAT(r.err, Contains("needs about"));
+  // profile times ops of the network at --batch: m5 at 65536 images needs ~330 GB
+  r = run_cli("profile --arch m5 --batch 65536 --out " + q(path("m5_table.json")));
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("profile --batch 65536 of m5 needs about"));
+  CHECK(!fs::exists(path("m5_table.json")));
   // A valid spec of 400 billion weights: 256 layers 16384 wide (every size within its limit).
   json vit = json::parse(kTinyViTSpec);
   vit["embed_dim"] = 16384;

@@ -15,6 +15,7 @@
 #include "cli/common.h"
 #include "cli/limits.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "core/search_space.h"
 #include "profile/calibration.h"
 #include "profile/mpc_model.h"
@@ -110,6 +111,12 @@ void run_profile_cli(ProfileCliOptions o) {
   require(o.dtype == "float32" || (o.dtype == "float16" && device.is_cuda()),
           "--dtype: float32, or float16 with --device cuda");
   if (o.batch == 0) o.batch = device.is_cuda() ? 256 : 16;  // unset (the flag refuses 0)
+  // Each op measured is one part of a network at --batch, and the calibration networks run
+  // whole: the widest network's inference estimate bounds both.
+  if (device.is_cpu())
+    for (const ArchSpec& a : space ? std::vector<ArchSpec>{largest(*space)} : archs)
+      require_memory(a, o.batch, Workload::Inference,
+                     "profile --batch " + std::to_string(o.batch) + " of " + a.name);
 
   ProfileJob job;
   job.out = o.out;
