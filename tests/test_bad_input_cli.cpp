@@ -124,6 +124,18 @@ TEST_CASE("bad input: what the machine cannot hold is refused before it is alloc
   CHECK(r.is_input_error());
   CHECK_THAT(r.err, Contains("profile --batch 65536 of m5 needs about"));
   CHECK(!fs::exists(path("m5_table.json")));
+  // pruning's Taylor scores train on their batch: m0 at 65536 images needs ~700 GB
+  const std::string m0 = q(std::string(VITNAS_REFERENCE_DIR) + "/efficientvit/vec_m0.safetensors");
+  r = run_cli("prune analyse --arch m0 --weights " + m0 + " --data synthetic:64 --batch 65536 --out " +
+              q(path("m0_analyse")));
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("prune analyse --batch 65536 of m0 needs about"));
+  r = run_cli("prune --arch m0 --weights " + m0 + " --target-ratio 0.5 --data synthetic:64 "
+              "--importance-batch-size 65536 --out " + q(path("m0_prune")));
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("prune --importance-batch-size 65536 of m0 needs about"));
+  CHECK(!fs::exists(path("m0_analyse")));
+  CHECK(!fs::exists(path("m0_prune")));
   // A valid spec of 400 billion weights: 256 layers 16384 wide (every size within its limit).
   json vit = json::parse(kTinyViTSpec);
   vit["embed_dim"] = 16384;

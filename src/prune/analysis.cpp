@@ -14,6 +14,7 @@
 #include "core/complexity.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/memory.h"
 #include "core/svg_plot.h"
 #include "models/weights.h"
 #include "prune/shrink.h"
@@ -195,6 +196,10 @@ nlohmann::json run_analysis(const AnalyseConfig& c) {
   validate(c.select);
   TrainRecipe recipe;
   recipe.arch = load_arch(c.arch);
+  // The Taylor scores run forward and backward on --batch images.
+  require_memory(recipe.arch, c.batch_size, Workload::Training,
+                 "prune analyse --batch " + std::to_string(c.batch_size) + " of " +
+                     recipe.arch.name);
   recipe.data = c.data;
   recipe.val_fraction = c.val_fraction;
   recipe.seed = c.seed;

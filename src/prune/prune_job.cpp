@@ -13,6 +13,7 @@
 #include "core/complexity.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/memory.h"
 #include "models/weights.h"
 #include "profile/device_info.h"
 #include "profile/latency_model.h"
@@ -54,6 +55,10 @@ void validate(const PruneConfig& c) {
                                ? c.finetune_epochs : r.epochs;
   r.epochs = shortest > 0 ? shortest : int64_t(r.warmup_epochs) + 1;
   validate(r);
+  // The Taylor scores run forward and backward on --importance-batch-size images.
+  require_memory(r.arch, c.importance_batch_size, Workload::Training,
+                 "prune --importance-batch-size " + std::to_string(c.importance_batch_size) +
+                     " of " + r.arch.name);
 }
 
 nlohmann::json config_to_json(const PruneConfig& c) {
