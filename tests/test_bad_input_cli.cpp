@@ -394,6 +394,15 @@ TEST_CASE("usability: --warmup-epochs' default fits a one-epoch run, a given val
   CHECK_THAT(r.err, Contains("--warmup-epochs"));
 }
 
+TEST_CASE("usability: progress is a plain line every 10 s when stderr is not a terminal", "[cli][bad_input]") {
+  // run_cli sends stderr to a file, as a batch job or `2> log` does: no redrawn bar, but a line
+  // after 10 s (12 s of timing; a 10 s wait is the price of testing the real interval).
+  const CliRun r = run_cli("bench --arch m0 --batch 1 --threads 1 --warmup 0 --rounds 1 --seconds 12");
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("bench m0 ") && Contains("% ETA"));
+  CHECK_THAT(r.err, !Contains("\r"));
+}
+
 TEST_CASE("usability: every flag of every command has --help text", "[cli][bad_input]") {
   for (const std::string cmd :
        {"info", "bench", "forward", "profile", "latency predict", "latency validate", "latency calibrate",
