@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "core/memory.h"
 #include "models/classifier.h"
 #include "models/fused_ops.h"
 
@@ -118,6 +119,11 @@ TableEntry measure_op(const OpSignature& s, const torch::Device& device, torch::
 
 NetworkRunner network_runner(const ArchSpec& spec, int batch, const torch::Device& device,
                              torch::Dtype dtype) {
+  // Every network timed (profile's calibration networks, latency validate, search --measure)
+  // is built here: a table's batch is checked against the memory before anything is allocated.
+  if (device.is_cpu())
+    require_memory(spec, batch, Workload::Inference,
+                   "timing " + spec.name + " at batch " + std::to_string(batch));
   torch::NoGradGuard no_grad;
   torch::manual_seed(0);
   auto model = build_model(spec);
