@@ -406,6 +406,7 @@ TEST_CASE("usability: progress is a plain line every 10 s when stderr is not a t
 TEST_CASE("usability: every flag of every command has --help text", "[cli][bad_input]") {
   for (const std::string cmd :
        {"info", "bench", "forward", "profile", "latency predict", "latency validate", "latency calibrate",
+        "latency check-costs",
         "train", "bench-train", "supernet train", "supernet eval", "supernet extract", "search", "prune",
         "prune analyse"}) {
     const CliRun r = run_cli(cmd + " --help");

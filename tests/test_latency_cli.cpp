@@ -12,6 +12,7 @@
 #include "cli_runner.h"
 #include "core/arch_spec.h"
 #include "profile/latency_table.h"
+#include "profile/mpc_cost_table.h"
 #include "profile/space_signatures.h"
 
 using namespace vitnas;
@@ -238,4 +239,34 @@ TEST_CASE("cli latency: MPC predict --repeat times the calibrated cost, validate
   r = run_cli("latency validate --table " + q(table) + " --arch vit_7_4_32");
   CHECK(r.is_input_error());
   CHECK_THAT(r.err, Contains("--measured"));
+}
+
+TEST_CASE("cli latency check-costs: the MPC model against CrypTen's measured costs", "[latency][cli][mpc]") {
+  const std::string ref = std::string(VITNAS_REFERENCE_DIR) + "/mpc/crypten_measured.json";
+  const std::string csv = path("check_costs.csv");
+  auto r = run_cli("latency check-costs --json --reference " + q(ref) + " --csv " + q(csv));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j.at("checks").size() == 93);
+  CHECK(j.at("rounds_exact") == 93);
+  CHECK(j.at("max_bytes_error_pct").get<double>() < 2.0);
+  const std::string rows = test::read_text(csv);
+  CHECK(std::count(rows.begin(), rows.end(), '\n') == 94);  // header + every check
+
+  // Bad input: a missing file, a corrupt one, a cost table of the old fitted form.
+  r = run_cli("latency check-costs --reference " + q(path("no_such.json")));
+  CHECK(r.is_input_error());
+  const std::string corrupt = path("corrupt_ref.json");
+  test::write_text(corrupt, test::read_text(ref).substr(0, 5000));
+  r = run_cli("latency check-costs --reference " + q(corrupt));
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("corrupt_ref.json"));
+  nlohmann::json old = cost_table_to_json(crypten_cost_table());
+  old["row_max"] = {{"rounds_base", 34}, {"rounds_per_ln_step", 11}};
+  const std::string old_costs = path("old_costs.json");
+  test::write_text(old_costs, old.dump());
+  r = run_cli("latency check-costs --reference " + q(ref) + " --costs " + q(old_costs));
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("row_max") && Contains("vitnas profile --device mpc"));
 }

@@ -10,6 +10,7 @@ void register_bench(CLI::App& root);
 void register_forward(CLI::App& root);
 void register_profile(CLI::App& root);
 void register_latency(CLI::App& root);
+void register_check_costs(CLI::App& latency);  // latency check-costs
 void register_train(CLI::App& root);
 void register_bench_train(CLI::App& root);
 void register_supernet(CLI::App& root);

@@ -5,6 +5,7 @@
 //              reports how well the table predicted them; or, --measured, scores it on networks
 //              measured elsewhere
 //   calibrate  refits the table's correction on measured whole networks from a file
+//   check-costs (latency_check_costs.cpp) the MPC cost model against a measured 2-party engine
 #include <chrono>
 #include <cstdio>
 #include <sstream>
@@ -252,6 +253,8 @@ void register_latency(CLI::App& root) {
   calibrate->add_option("--out", c->out, "write the calibrated table here (default: in place)");
   add_common_options(*calibrate, c->common);
   calibrate->callback([c] { run_calibrate(*c); });
+
+  register_check_costs(*latency);
 }
 
 }  // namespace vitnas::cli

@@ -3,10 +3,10 @@
 // A head is attributed its own bytes / bandwidth plus its own rounds * RTT, divided by the
 // number of heads when the heads run together (undivided when cascaded). A layer of one kind thus
 // gets exactly its analytic attention time, and the attribution is linear in head counts. In a
-// layer that mixes kinds the analytic step waits for the slowest head (max rounds) while the
-// attribution sums per-head shares (mean rounds); MPCViT's measured mu networks are linear in the
-// number of RSAttn heads, which the mean reproduces (sharing the max would charge scaling heads
-// the RSAttn rounds).
+// layer that mixes kinds the analytic step runs each kind's map once (the kinds one after
+// another) while the attribution sums per-head shares of each head's own rounds (mean rounds);
+// MPCViT's measured mu networks are linear in the number of RSAttn heads, which the mean
+// reproduces (sharing the step would charge scaling heads the RSAttn rounds).
 //
 // With as many points as kinds (MPCViT's three single-kind networks) the fit is exact on them,
 // and a network that mixes kinds is predicted by interpolating between them: a check of the

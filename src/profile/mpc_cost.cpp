@@ -18,23 +18,34 @@ struct RowSum {
   void then(const MpcCost& c) { cost = cost + c; }
 };
 
-// The heads of one mixer as one step: together (rounds = max, each head attributed an equal
-// share of the rounds) or in sequence (a cascade: rounds add, each head owns its rounds). Each
-// head is attributed its own bytes.
+// The heads of one mixer as one step. Together (ViT, EfficientViT with cascade: false): the
+// matmuls of all heads run in one call, the heads of one kind share their map's call, and the
+// maps of different kinds run one after another (CrypTen's convention,
+// ../shared/reference/mpc/README.md); each head is attributed an equal share of the step's
+// rounds. In sequence (a cascade): rounds add, each head owns its rounds. Each head is
+// attributed its own bytes.
 class HeadsStep {
  public:
   HeadsStep(RowSum& row, const LinkProfile& link, bool sequential, int heads)
       : row_(row), link_(link), sequential_(sequential),
         share_(sequential ? 1.0 : 1.0 / static_cast<double>(heads)) {}
 
-  void head(AttentionKind kind, const MpcCost& c) {
-    step_.rounds = sequential_ ? step_.rounds + c.rounds : std::max(step_.rounds, c.rounds);
+  void head(AttentionKind kind, const HeadCost& h) {
+    const MpcCost c = h.total();
+    const int k = static_cast<int>(kind);
+    if (sequential_) {
+      step_.rounds += c.rounds;
+    } else {
+      matmul_rounds_ = std::max(matmul_rounds_, h.matmuls.rounds);
+      map_rounds_[k] = std::max(map_rounds_[k], h.map.rounds);
+    }
     step_.bytes += c.bytes;
-    row_.attention_seconds[static_cast<int>(kind)] +=
+    row_.attention_seconds[k] +=
         c.rounds * link_.rtt_s * share_ + c.bytes * 8.0 / link_.bandwidth_bits_per_s;
   }
 
   void finish() {
+    if (!sequential_) step_.rounds = matmul_rounds_ + map_rounds_[0] + map_rounds_[1] + map_rounds_[2];
     row_.attention_step_seconds += step_.seconds(link_);
     row_.then(step_);
   }
@@ -45,6 +56,8 @@ class HeadsStep {
   bool sequential_;
   double share_;
   MpcCost step_;
+  double matmul_rounds_ = 0;
+  double map_rounds_[3] = {0, 0, 0};  // per kind, the longest map's rounds
 };
 
 class NetworkCost : public ArchVisitor {
@@ -126,7 +139,7 @@ class NetworkCost : public ArchVisitor {
   }
 
  private:
-  MpcCost relu(double n) const { return elementwise_cost(t_, "relu", n); }
+  MpcCost relu(double n) const { return relu_cost(t_, n); }
 
   Family family_;
   const CostTable& t_;

@@ -7,8 +7,11 @@
 //
 // Composition: the parts of a row run in sequence (rounds add); windows of one attention run
 // together (bytes grow with windows, rounds do not); independent heads (ViT, EfficientViT with
-// cascade: false) run together (rounds = max over heads, bytes add); cascaded heads
-// (EfficientViT's CGA, cascade: true) run in sequence, because head i reads head i-1's output.
+// cascade: false) run together: their matmuls in one call, the heads of one kind in one call of
+// that kind's map, different kinds' maps one after another, as CrypTen runs them (bytes add);
+// cascaded heads (EfficientViT's CGA, cascade: true) run in sequence, because head i reads head
+// i-1's output. Every op's and network's rounds and bytes are checked against CrypTen's
+// (mpc_reference.h).
 //
 // What each part costs:
 //   efficientvit  patch_embed: ReLU after every stem conv but the last; DW: free; FFN: ReLU on

@@ -12,33 +12,48 @@ using nlohmann::json;
 using namespace mpc_json;
 
 const std::vector<std::string>& required_ops() {
-  static const std::vector<std::string> ops = {
-      "multiply", "square", "matmul", "compare", "relu", "exp",
-      "reciprocal", "reciprocal_signed", "inv_sqrt", "gelu", "gelu_tanh"};
+  static const std::vector<std::string> ops = {"multiply", "square", "matmul", "compare",
+                                               "equal", "random", "exp", "reciprocal",
+                                               "inv_sqrt", "erf", "sigmoid"};
   return ops;
 }
 
+namespace {
+
+// Ops that older tables listed and that are now derived from the primitives (mpc_ops.h).
+bool derived_op(const std::string& name) {
+  return name == "relu" || name == "reciprocal_signed" || name == "gelu" || name == "gelu_tanh";
+}
+
+std::string op_list() {
+  std::string s;
+  for (const auto& name : required_ops()) s += (s.empty() ? "" : ", ") + name;
+  return s;
+}
+
+}  // namespace
+
+// The single-op figures of ../shared/reference/mpc/crypten_measured.json. equal and random are
+// not measured alone: equal (x == 0, 2PC: a 6-level AND tree on binary shares, 16 B per level,
+// then a 1-bit B2A opening, 8 B) and random (16 random bits converted to arithmetic shares in
+// one opening, 16 x 8 B) are what CrypTen's max(dim) pays beyond its tree (maximum.py), and they
+// reproduce the measured max and argmax rows exactly at every N measured.
 CostTable crypten_cost_table() {
   CostTable t;
   t.name = "crypten";
   t.description =
-      "CrypTen, 2 parties, 64-bit ring, 16-bit fixed point, trusted-dealer triples, online "
-      "phase (REFERENCE.md section 2). Bytes per element, per direction; matmul: per element of "
-      "each operand.";
-  t.ops = {{"multiply", {1, 16}},   {"square", {1, 8}},       {"matmul", {1, 8}},
-           {"compare", {8, 216}},   {"relu", {9, 232}},       {"exp", {8, 64}},
-           {"reciprocal", {28, 304}}, {"reciprocal_signed", {38, 552}},
-           {"inv_sqrt", {17, 184}}, {"gelu", {35, 392}},      {"gelu_tanh", {26, 416}}};
-  // 34 + 11 floor(ln N) gives 78 rounds at N=65 and 89 at N=257. The N=65 anchor is what makes
-  // a 65x65 softmax exactly 3,034,200 bytes: 2,709,720 / 65^2.
-  t.row_max_rounds_base = 34;
-  t.row_max_rounds_per_ln_step = 11;
-  t.row_max_anchors = {{65, 2709720.0 / 4225.0}, {257, 633}};
+      "CrypTen 775868a, 2 parties, 64-bit ring, 16-bit fixed point, trusted-dealer triples, "
+      "online phase (REFERENCE.md section 2; ../shared/reference/mpc/). Bytes per element, per "
+      "direction; matmul: per element of each operand.";
+  t.ops = {{"multiply", {1, 16}},   {"square", {1, 8}},      {"matmul", {1, 8}},
+           {"compare", {8, 216}},   {"equal", {7, 104}},     {"random", {1, 128}},
+           {"exp", {8, 64}},        {"reciprocal", {28, 304}}, {"inv_sqrt", {17, 184}},
+           {"erf", {34, 376}},      {"sigmoid", {23, 376}}};
   return t;
 }
 
 CostTable cost_table_from_json(const json& j) {
-  object(j, "", {"name", "description", "gelu_form", "ops", "row_max"});
+  object(j, "", {"name", "description", "gelu_form", "row_max", "ops"});
   CostTable t;
   t.name = as_string(required(j, "", "name"), "name");
   if (j.contains("description")) t.description = as_string(j.at("description"), "description");
@@ -47,15 +62,26 @@ CostTable cost_table_from_json(const json& j) {
     if (t.gelu_form != "erf" && t.gelu_form != "tanh")
       fail("gelu_form", "expected \"erf\" or \"tanh\", got \"" + t.gelu_form + "\"");
   }
+  if (j.contains("row_max")) {
+    const json& rm = j.at("row_max");
+    if (rm.is_object())  // the fitted form of older tables
+      fail("row_max", "the row max is now derived from the protocol (mpc_ops.h): replace the "
+                      "object with \"argmax\" or \"tree\", or regenerate the table with "
+                      "`vitnas profile --device mpc`");
+    t.row_max = as_string(rm, "row_max");
+    if (t.row_max != "argmax" && t.row_max != "tree")
+      fail("row_max", "expected \"argmax\" or \"tree\", got \"" + t.row_max + "\"");
+  }
 
   const json& ops = required(j, "", "ops");
   if (!ops.is_object()) fail("ops", "expected an object, got " + describe(ops));
   for (const auto& item : ops.items()) {
     const std::string path = key_path("ops", item.key());
+    if (derived_op(item.key()))
+      fail(path, "derived from the primitive ops now (mpc_ops.h); remove it");
     const auto& names = required_ops();
     if (std::find(names.begin(), names.end(), item.key()) == names.end())
-      fail(path, "unknown op (valid: multiply, square, matmul, compare, relu, exp, reciprocal, "
-                 "reciprocal_signed, inv_sqrt, gelu, gelu_tanh)");
+      fail(path, "unknown op (valid: " + op_list() + ")");
     object(item.value(), path, {"rounds", "bytes_per_elem"});
     t.ops[item.key()] = {non_negative(required(item.value(), path, "rounds"), path + ".rounds"),
                          non_negative(required(item.value(), path, "bytes_per_elem"),
@@ -63,26 +89,6 @@ CostTable cost_table_from_json(const json& j) {
   }
   for (const auto& name : required_ops())
     if (!t.ops.count(name)) fail("ops." + name, "missing");
-
-  const json& rm = object(required(j, "", "row_max"), "row_max",
-                          {"rounds_base", "rounds_per_ln_step", "anchors"});
-  t.row_max_rounds_base = non_negative(required(rm, "row_max", "rounds_base"),
-                                       "row_max.rounds_base");
-  t.row_max_rounds_per_ln_step = non_negative(required(rm, "row_max", "rounds_per_ln_step"),
-                                              "row_max.rounds_per_ln_step");
-  const json& anchors = required(rm, "row_max", "anchors");
-  if (!anchors.is_array() || anchors.empty())
-    fail("row_max.anchors", "expected a non-empty array, got " + describe(anchors));
-  for (size_t i = 0; i < anchors.size(); ++i) {
-    const std::string path = index_path("row_max.anchors", i);
-    object(anchors[i], path, {"n", "bytes_per_elem"});
-    const double n = non_negative(required(anchors[i], path, "n"), path + ".n");
-    if (n < 2) fail(path + ".n", "expected a row length of at least 2, got " + std::to_string(n));
-    if (!t.row_max_anchors.empty() && n <= t.row_max_anchors.back().n)
-      fail(path + ".n", "anchors must be sorted by increasing n");
-    t.row_max_anchors.push_back(
-        {n, non_negative(required(anchors[i], path, "bytes_per_elem"), path + ".bytes_per_elem")});
-  }
   return t;
 }
 
@@ -90,17 +96,8 @@ json cost_table_to_json(const CostTable& t) {
   json ops = json::object();
   for (const auto& [name, op] : t.ops)
     ops[name] = {{"rounds", number(op.rounds)}, {"bytes_per_elem", number(op.bytes_per_elem)}};
-  json anchors = json::array();
-  for (const auto& a : t.row_max_anchors)
-    anchors.push_back({{"n", number(a.n)}, {"bytes_per_elem", number(a.bytes_per_elem)}});
-  return {{"name", t.name},
-          {"description", t.description},
-          {"gelu_form", t.gelu_form},
-          {"ops", ops},
-          {"row_max",
-           {{"rounds_base", number(t.row_max_rounds_base)},
-            {"rounds_per_ln_step", number(t.row_max_rounds_per_ln_step)},
-            {"anchors", anchors}}}};
+  return {{"name", t.name},       {"description", t.description}, {"gelu_form", t.gelu_form},
+          {"row_max", t.row_max}, {"ops", ops}};
 }
 
 CostTable load_cost_table(const std::string& path) {

@@ -15,15 +15,40 @@ const MpcOpCost& op_of(const CostTable& t, const std::string& name) {
   return it->second;
 }
 
-double row_max_bytes_per_elem(double n, const CostTable& t) {
-  const auto& a = t.row_max_anchors;
-  if (a.empty()) throw InputError("cost table '" + t.name + "': row_max.anchors missing");
-  if (n <= a.front().n) return a.front().bytes_per_elem;
-  if (n >= a.back().n) return a.back().bytes_per_elem;
-  size_t i = 1;
-  while (a[i].n < n) ++i;
-  const double f = std::log(n / a[i - 1].n) / std::log(a[i].n / a[i - 1].n);
-  return a[i - 1].bytes_per_elem + f * (a[i].bytes_per_elem - a[i - 1].bytes_per_elem);
+// weighted_index over m values: r = random * the row total, then compare the cumulative sums
+// with r (functions/sampling.py).
+MpcCost weighted_index_row(const CostTable& t, double m) {
+  return elementwise_cost(t, "random", 1) + elementwise_cost(t, "multiply", 1) + elementwise_cost(t, "compare", m);
+}
+
+// The max of m values by all pairwise comparisons (maximum.py, _argmax_helper_pairwise), then
+// max = sum(x * one-hot).
+MpcCost pairwise_max_row(const CostTable& t, int64_t m) {
+  const int64_t len = m > 1 ? m : 2;
+  MpcCost c = elementwise_cost(t, "compare", double(len - 1) * m);
+  if (len - 1 < 128) {  // product of the m - 1 comparisons, a tree of halvings
+    for (int64_t s = len - 1; s > 1; s = s / 2 + s % 2) c = c + elementwise_cost(t, "multiply", double(s / 2) * m);
+  } else {  // sum, then one compare with m - 1
+    c = c + elementwise_cost(t, "compare", m);
+  }
+  return c + weighted_index_row(t, m) + elementwise_cost(t, "multiply", m);
+}
+
+// One row of the row max (mpc_ops.h); the caller multiplies bytes by the rows.
+MpcCost row_max_row(int64_t n, const CostTable& t) {
+  MpcCost c;
+  int64_t m = n;
+  const int steps = static_cast<int>(std::log(static_cast<double>(n)));  // Python's int(log(n))
+  for (int i = 0; i < steps; ++i) {
+    const double pairs = static_cast<double>(m / 2);
+    c = c + elementwise_cost(t, "compare", pairs) + elementwise_cost(t, "multiply", pairs) +
+        elementwise_cost(t, "multiply", pairs);  // where(c, x, y): x c, then y (1 - c)
+    m = m / 2 + m % 2;
+  }
+  c = c + pairwise_max_row(t, m);
+  if (t.row_max == "argmax")
+    c = c + elementwise_cost(t, "equal", double(n)) + weighted_index_row(t, double(n));
+  return c;
 }
 
 }  // namespace
@@ -32,6 +57,22 @@ MpcCost elementwise_cost(const CostTable& t, const std::string& op, double n) {
   if (n <= 0) return {};
   const MpcOpCost& c = op_of(t, op);
   return {c.rounds, c.bytes_per_elem * n};
+}
+
+MpcCost relu_cost(const CostTable& t, double n) {
+  return elementwise_cost(t, "compare", n) + elementwise_cost(t, "multiply", n);
+}
+
+MpcCost reciprocal_signed_cost(const CostTable& t, double n) {
+  return elementwise_cost(t, "compare", n) + elementwise_cost(t, "multiply", n) +
+         elementwise_cost(t, "reciprocal", n) + elementwise_cost(t, "multiply", n);
+}
+
+MpcCost gelu_cost(const CostTable& t, const std::string& form, double n) {
+  if (form == "tanh")
+    return elementwise_cost(t, "square", n) + elementwise_cost(t, "multiply", n) +
+           elementwise_cost(t, "sigmoid", n) + elementwise_cost(t, "multiply", n);
+  return elementwise_cost(t, "erf", n) + elementwise_cost(t, "multiply", n);
 }
 
 MpcCost matmul_cost(const CostTable& t, double m, double k, double p) {
@@ -47,21 +88,24 @@ MpcCost bcast_multiply_cost(const CostTable& t, double rows, double cols) {
 
 MpcCost row_max_cost(int64_t rows, int64_t n, const CostTable& t) {
   if (n <= 1 || rows <= 0) return {};  // the max of one value is the value
-  const double N = static_cast<double>(n);
-  return {t.row_max_rounds_base + t.row_max_rounds_per_ln_step * std::floor(std::log(N)),
-          row_max_bytes_per_elem(N, t) * static_cast<double>(rows) * N};
+  if (t.row_max != "argmax" && t.row_max != "tree")
+    throw InputError("cost table '" + t.name + "': row_max must be \"argmax\" or \"tree\"");
+  MpcCost c = row_max_row(n, t);
+  c.bytes *= static_cast<double>(rows);
+  return c;
 }
 
-MpcCost softmax_cost(int64_t n, const CostTable& t) {
-  const double N = static_cast<double>(n);
-  return row_max_cost(n, n, t) + elementwise_cost(t, "exp", N * N) +
-         elementwise_cost(t, "reciprocal", N) + bcast_multiply_cost(t, N, N);
+MpcCost softmax_cost(int64_t rows, int64_t n, const CostTable& t) {
+  const double R = static_cast<double>(rows), N = static_cast<double>(n);
+  return row_max_cost(rows, n, t) + elementwise_cost(t, "exp", R * N) +
+         elementwise_cost(t, "reciprocal", R) + bcast_multiply_cost(t, R, N);
 }
 
-MpcCost relu_softmax_cost(int64_t n, const CostTable& t) {
-  const double N = static_cast<double>(n);
-  return elementwise_cost(t, "relu", N * N) + elementwise_cost(t, "reciprocal", N) +
-         bcast_multiply_cost(t, N, N);
+MpcCost relu_softmax_cost(int64_t rows, int64_t n, const CostTable& t, bool signed_reciprocal) {
+  const double R = static_cast<double>(rows), N = static_cast<double>(n);
+  return relu_cost(t, R * N) +
+         (signed_reciprocal ? reciprocal_signed_cost(t, R) : elementwise_cost(t, "reciprocal", R)) +
+         bcast_multiply_cost(t, R, N);
 }
 
 MpcCost layer_norm_cost(const CostTable& t, double rows, double width) {
@@ -69,39 +113,33 @@ MpcCost layer_norm_cost(const CostTable& t, double rows, double width) {
          bcast_multiply_cost(t, rows, width);
 }
 
-// CrypTen's sigmoid: where(x < 0, 1 - s, s), s = reciprocal(1 + exp(-sign(x) x)).
-MpcCost sigmoid_cost(const CostTable& t, double n) {
-  return elementwise_cost(t, "compare", n) + elementwise_cost(t, "multiply", n) +
-         elementwise_cost(t, "exp", n) + elementwise_cost(t, "reciprocal", n) +
-         elementwise_cost(t, "multiply", n);
-}
+MpcCost sigmoid_cost(const CostTable& t, double n) { return elementwise_cost(t, "sigmoid", n); }
 
 MpcCost activation_cost(const CostTable& t, Activation a, double n) {
   switch (a) {
-    case Activation::GELU:
-      return elementwise_cost(t, t.gelu_form == "tanh" ? "gelu_tanh" : "gelu", n);
-    case Activation::ReLU: return elementwise_cost(t, "relu", n);
+    case Activation::GELU: return gelu_cost(t, t.gelu_form, n);
+    case Activation::ReLU: return relu_cost(t, n);
     case Activation::Identity: return {};
   }
   throw std::logic_error("activation_cost: invalid Activation");
 }
 
-MpcCost head_cost(const CostTable& t, AttentionKind kind, int64_t n, int64_t qk, int64_t v,
-                  int64_t copies) {
+HeadCost head_cost(const CostTable& t, AttentionKind kind, int64_t n, int64_t qk, int64_t v,
+                   int64_t copies) {
   const double N = static_cast<double>(n);
-  const MpcCost scores = matmul_cost(t, N, qk, N);
-  const MpcCost av = matmul_cost(t, N, N, v);
-  MpcCost c;
+  HeadCost c;
+  c.matmuls = matmul_cost(t, N, qk, N) + matmul_cost(t, N, N, v);  // scores, A V
   switch (kind) {
-    case AttentionKind::Softmax: c = scores + softmax_cost(n, t) + av; break;
-    case AttentionKind::ReluSoftmax: c = scores + relu_softmax_cost(n, t) + av; break;
+    case AttentionKind::Softmax: c.map = softmax_cost(n, n, t); break;
+    case AttentionKind::ReluSoftmax: c.map = relu_softmax_cost(n, n, t); break;
     case AttentionKind::Scaling: {
       const MpcCost reassoc = matmul_cost(t, qk, N, v) + matmul_cost(t, N, qk, v);  // K^T V, Q (.)
-      c = reassoc.bytes < (scores + av).bytes ? reassoc : scores + av;
+      if (reassoc.bytes < c.matmuls.bytes) c.matmuls = reassoc;
       break;
     }
   }
-  c.bytes *= static_cast<double>(copies);
+  c.matmuls.bytes *= static_cast<double>(copies);
+  c.map.bytes *= static_cast<double>(copies);
   return c;
 }
 
