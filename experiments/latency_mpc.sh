@@ -13,7 +13,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 ./build/vitnas profile --device mpc --link wan --arch vit_7_4_32 --out "$T/mpc_wan.json"
 ./build/vitnas latency predict --table "$T/mpc_wan.json" --arch vit_7_4_32 | tail -1
-./build/vitnas latency calibrate --table "$T/mpc_wan.json" --measured experiments/mpc/mpcvit_cifar10.json \
+./build/vitnas latency calibrate --form kinds --table "$T/mpc_wan.json" --measured experiments/mpc/mpcvit_cifar10.json \
   --out "$T/mpc_wan_calibrated.json"
 echo "interpolation (mu networks, between the calibration points):"
 for mu in 0.1 0.3 0.5 0.7; do

@@ -169,8 +169,8 @@ TEST_CASE("cli latency: MPC tables, prediction and calibration to MPCViT", "[lat
   CHECK(p["calibrated"] == false);
 
   const std::string mpc = kSource + "/experiments/mpc/";
-  r = run_cli("latency calibrate --table " + q(table) + " --measured " + q(mpc + "mpcvit_cifar10.json") +
-              " --out " + q(calibrated) + " --json");
+  r = run_cli("latency calibrate --form kinds --table " + q(table) + " --measured " +
+              q(mpc + "mpcvit_cifar10.json") + " --out " + q(calibrated) + " --json");
   INFO(r.err);
   REQUIRE(r.code == 0);
   const std::vector<std::pair<std::string, double>> mu = {
@@ -216,8 +216,8 @@ TEST_CASE("cli latency: MPC predict --repeat times the calibrated cost, validate
   const std::string mpc = kSource + "/experiments/mpc/";
   std::filesystem::remove(table);
   REQUIRE(run_cli("profile --device mpc --link wan --arch vit_7_4_32 --out " + q(table)).code == 0);
-  REQUIRE(run_cli("latency calibrate --table " + q(table) + " --measured " + q(mpc + "mpcvit_cifar10.json") +
-                  " --out " + q(calibrated)).code == 0);
+  REQUIRE(run_cli("latency calibrate --form kinds --table " + q(table) + " --measured " +
+                  q(mpc + "mpcvit_cifar10.json") + " --out " + q(calibrated)).code == 0);
 
   auto r = run_cli("latency predict --table " + q(calibrated) + " --arch vit_7_4_32 --repeat 20 --json");
   INFO(r.err);
@@ -269,4 +269,48 @@ TEST_CASE("cli latency check-costs: the MPC model against CrypTen's measured cos
   r = run_cli("latency check-costs --reference " + q(ref) + " --costs " + q(old_costs));
   CHECK(r.is_input_error());
   CHECK_THAT(r.err, Contains("row_max") && Contains("vitnas profile --device mpc"));
+}
+
+TEST_CASE("cli latency calibrate: --form and --loo", "[latency][cli][mpc]") {
+  const std::string mpc = kSource + "/experiments/mpc/";
+  const std::string table = path("loo_wan.json");
+  std::filesystem::remove(table);
+  REQUIRE(run_cli("profile --device mpc --link wan --arch vit_7_4_32 --out " + q(table)).code == 0);
+  auto r = run_cli("latency calibrate --json --loo --table " + q(table) + " --measured " +
+                   q(mpc + "mpcvit_all.json") + " --out " + q(path("loo_link.json")));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json j = json::parse(r.out);
+  CHECK_THAT(j.at("fitted").get<std::string>(), Contains("link: RTT"));
+  REQUIRE(j.at("points").size() == 10);
+  CHECK(j.at("points")[0].contains("loo_predicted_s"));
+  CHECK(j.at("loo").at("mape").get<double>() > 0);
+  CHECK(load_table(path("loo_link.json")).mpc->calibration->form == "link");
+
+  r = run_cli("latency calibrate --form kinds --table " + q(table) + " --measured " +
+              q(mpc + "mpcvit_cifar10.json") + " --out " + q(path("loo_kinds.json")));
+  CHECK(r.code == 0);
+  CHECK(load_table(path("loo_kinds.json")).mpc->calibration->form == "kinds");
+  // A leave-one-out that cannot fit (two points: one left to fit two scales) fails before
+  // anything is written.
+  json two = json::parse(test::read_text(mpc + "mpcvit_tiny_imagenet.json"));
+  two["points"].erase(1);
+  const std::string two_points = path("two_points.json");
+  test::write_text(two_points, two.dump());
+  const std::string untouched = path("loo_untouched.json");
+  std::filesystem::remove(untouched);
+  r = run_cli("latency calibrate --loo --table " + q(table) + " --measured " + q(two_points) +
+              " --out " + q(untouched));
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("leave-one-out without"));
+  CHECK(!std::filesystem::exists(untouched));
+  r = run_cli("latency calibrate --form tokens --table " + q(table) + " --measured " +
+              q(mpc + "mpcvit_all.json"));
+  CHECK(r.is_input_error());
+  // --form is for mpc tables.
+  r = run_cli("latency calibrate --form link --table " +
+              q(kSource + "/experiments/tables/cpu_1t_b16.json") + " --measured " +
+              q(mpc + "mpcvit_all.json") + " --out " + q(path("cpu_form.json")));
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("--form is for mpc tables"));
 }

@@ -184,7 +184,7 @@ TEST_CASE("latency model (mpc): cost is the calibrated analytic seconds", "[late
   for (const ArchSpec& a : {spec, m0}) {
     INFO(a.name);
     const MpcBreakdown analytic = mpc_cost(a, table.mpc->costs, table.mpc->link);
-    CHECK(model->cost(a) == calibrated_seconds(analytic, c));
+    CHECK(model->cost(a) == calibrated_seconds(analytic, c, table.mpc->link));
     const LatencyBreakdown b = model->breakdown(a);
     CHECK(b.total == model->cost(a));
     CHECK(b.overhead == 0);
@@ -202,7 +202,7 @@ TEST_CASE("latency model (mpc): cost is the calibrated analytic seconds", "[late
 TEST_CASE("latency model: calibrate and predict_measured go through the model", "[latency][mpc]") {
   const std::string dir = std::string(VITNAS_SOURCE_DIR) + "/experiments/mpc/";
   const Measurements m = load_measurements(dir + "mpcvit_cifar10.json");
-  const CalibratedTable c = calibrate(mpc_table("wan"), m);
+  const CalibratedTable c = calibrate(mpc_table("wan"), m, "kinds");
   REQUIRE(c.table.mpc->calibration.has_value());
   CHECK_THAT(c.fitted, Contains("softmax x"));
   const auto model = make_latency_model(c.table);

@@ -183,19 +183,38 @@ void run_validate(const ValidateOptions& o) {
 struct CalibrateOptions {
   CommonOptions common;
   std::string table, measured, out;
+  std::string form;  // mpc: link (default) or kinds
+  bool loo = false;  // also each point predicted by the fit on the others
 };
 
 void run_calibrate(const CalibrateOptions& o) {
   apply_common_options(o.common);
-  const CalibratedTable c = calibrate(load_table(o.table), load_measurements(o.measured));
+  const LatencyTable table = load_table(o.table);
+  const Measurements measured = load_measurements(o.measured);
+  const CalibratedTable c = calibrate(table, measured, o.form);
+  // Before anything is written: a leave-one-out that cannot fit fails the command.
+  const std::vector<PredictedPoint> loo =
+      o.loo ? leave_one_out(table, measured, o.form) : std::vector<PredictedPoint>{};
   const std::string out = o.out.empty() ? o.table : o.out;
   save_table(c.table, out);
 
   nlohmann::json points = nlohmann::json::array();
-  for (const auto& p : c.points)
+  for (size_t i = 0; i < c.points.size(); ++i) {
+    const PredictedPoint& p = c.points[i];
     points.push_back({{"label", p.label}, {"measured_s", p.measured_s}, {"predicted_s", p.predicted_s}});
+    if (o.loo) points.back()["loo_predicted_s"] = loo[i].predicted_s;
+  }
+  std::vector<double> loo_predicted, loo_measured;
+  for (const auto& p : loo) {
+    loo_predicted.push_back(p.predicted_s);
+    loo_measured.push_back(p.measured_s);
+  }
+  const ValidationStats loo_stats =
+      o.loo ? validation_stats(loo_predicted, loo_measured) : ValidationStats{};
   if (o.common.json) {
-    print_json({{"out", out}, {"points", points}});
+    nlohmann::json j = {{"out", out}, {"fitted", c.fitted}, {"points", points}};
+    if (o.loo) j["loo"] = {{"mape", loo_stats.mape}, {"max_error", loo_stats.max_error}};
+    print_json(j);
     return;
   }
   std::printf("calibrated %s on %zu points -> %s\n", o.table.c_str(), c.points.size(), out.c_str());
@@ -203,9 +222,18 @@ void run_calibrate(const CalibrateOptions& o) {
   // cpu/cuda points are one batch, milliseconds; mpc points are seconds.
   const bool ms = c.table.device.kind != DeviceKind::mpc;
   const double unit = ms ? 1e3 : 1.0;
-  for (const auto& p : c.points)
-    std::printf("  %-24s measured %10.3f %s  fitted %10.3f %s\n", p.label.c_str(),
+  for (size_t i = 0; i < c.points.size(); ++i) {
+    const PredictedPoint& p = c.points[i];
+    std::printf("  %-24s measured %10.3f %s  fitted %10.3f %s", p.label.c_str(),
                 unit * p.measured_s, ms ? "ms" : "s", unit * p.predicted_s, ms ? "ms" : "s");
+    if (o.loo)
+      std::printf("  left out: %10.3f %s %+7.1f%%", unit * loo[i].predicted_s, ms ? "ms" : "s",
+                  100.0 * (loo[i].predicted_s - p.measured_s) / p.measured_s);
+    std::printf("\n");
+  }
+  if (o.loo)
+    std::printf("leave-one-out (each point predicted by the fit on the others): MAPE %.2f%%  max "
+                "error %.2f%%\n", loo_stats.mape, loo_stats.max_error);
 }
 
 }  // namespace
@@ -251,6 +279,12 @@ void register_latency(CLI::App& root) {
   calibrate->add_option("--table", c->table, "latency table JSON")->required();
   calibrate->add_option("--measured", c->measured, "measured points JSON (see README)")->required();
   calibrate->add_option("--out", c->out, "write the calibrated table here (default: in place)");
+  calibrate->add_option("--form", c->form,
+                        "mpc: link (effective RTT and bandwidth, the default) or kinds "
+                        "(per-attention-kind scales)")
+      ->check(CLI::IsMember({"link", "kinds"}));
+  calibrate->add_flag("--loo", c->loo,
+                      "also predict each point from the fit on all the others (leave-one-out)");
   add_common_options(*calibrate, c->common);
   calibrate->callback([c] { run_calibrate(*c); });
 

@@ -44,11 +44,11 @@ LatencyTable refit_measured(const LatencyTable& table, const Measurements& m) {
   return t;
 }
 
-// mpc: the per-kind scales, on the link the points were measured on.
-LatencyTable refit_mpc(const LatencyTable& table, const Measurements& m) {
+// mpc: the calibration of that form, on the link the points were measured on.
+LatencyTable refit_mpc(const LatencyTable& table, const Measurements& m, const std::string& form) {
   require_same_link(table, m);
   LatencyTable t = table;
-  t.mpc->calibration = fit_mpc_calibration(m.points, t.mpc->costs, t.mpc->link);
+  t.mpc->calibration = fit_mpc_calibration(m.points, t.mpc->costs, t.mpc->link, form);
   return t;
 }
 
@@ -63,21 +63,42 @@ std::vector<PredictedPoint> predict_measured(const LatencyTable& table, const Me
   return out;
 }
 
-CalibratedTable calibrate(const LatencyTable& table, const Measurements& measured) {
+CalibratedTable calibrate(const LatencyTable& table, const Measurements& measured,
+                          const std::string& mpc_form) {
   require(!measured.points.empty(), measured.path + ": no points");
   CalibratedTable out;
   switch (table.device.kind) {
     case DeviceKind::cpu:
     case DeviceKind::cuda:
+      require(mpc_form.empty(), "--form is for mpc tables; a " +
+                                    std::string(table.device.kind == DeviceKind::cpu ? "cpu" : "cuda") +
+                                    " table refits its group scales and constant");
       out.table = refit_measured(table, measured);
       out.fitted = describe_calibration(*out.table.calibration);
       break;
     case DeviceKind::mpc:
-      out.table = refit_mpc(table, measured);
-      out.fitted = describe_calibration(*out.table.mpc->calibration);
+      out.table = refit_mpc(table, measured, mpc_form.empty() ? "link" : mpc_form);
+      out.fitted = describe_calibration(*out.table.mpc->calibration, out.table.mpc->link);
       break;
   }
   out.points = predict_measured(out.table, measured);
+  return out;
+}
+
+std::vector<PredictedPoint> leave_one_out(const LatencyTable& table, const Measurements& measured,
+                                          const std::string& mpc_form) {
+  std::vector<PredictedPoint> out;
+  for (size_t i = 0; i < measured.points.size(); ++i) {
+    Measurements rest = measured;
+    rest.points.erase(rest.points.begin() + static_cast<std::ptrdiff_t>(i));
+    Measurements one = measured;
+    one.points = {measured.points[i]};
+    try {
+      out.push_back(predict_measured(calibrate(table, rest, mpc_form).table, one).front());
+    } catch (const InputError& e) {
+      throw InputError("leave-one-out without " + measured.points[i].label + ": " + e.what());
+    }
+  }
   return out;
 }
 

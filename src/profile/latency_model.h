@@ -73,8 +73,15 @@ struct CalibratedTable {
 };
 
 // cpu/cuda: the measured points become the table's calibration networks and the group scales
-// and constant are refitted; mpc: the per-kind scales are fitted (the points must have been
-// measured on the table's link). InputError naming what does not fit.
-CalibratedTable calibrate(const LatencyTable& table, const Measurements& measured);
+// and constant are refitted; mpc: a calibration of `mpc_form` ("link" when empty, or "kinds",
+// mpc_calibration.h) is fitted (the points must have been measured on the table's link).
+// InputError naming what does not fit, or for a form given to a cpu/cuda table.
+CalibratedTable calibrate(const LatencyTable& table, const Measurements& measured,
+                          const std::string& mpc_form = "");
+
+// Each point predicted by the calibration fitted on all the others: what calibrate() can say
+// about a network it has not seen. InputError if some n - 1 points cannot be fitted.
+std::vector<PredictedPoint> leave_one_out(const LatencyTable& table, const Measurements& measured,
+                                          const std::string& mpc_form = "");
 
 }  // namespace vitnas

@@ -1,5 +1,13 @@
-// Calibration of the analytic MPC model to a measured MPC framework:
-//   calibrated = rest_scale * rest_seconds + sum_k kind_scale[k] * attention_seconds[k].
+// Calibration of the analytic MPC model to a measured MPC framework, in one of two forms:
+//
+// "link" (the default): the framework is taken to run the model's rounds and bytes on an
+// effective link,
+//   calibrated = rtt_scale * rounds * RTT + bytes_scale * bytes * 8 / bandwidth,
+// i.e. effective RTT = rtt_scale * RTT and effective bandwidth = bandwidth / bytes_scale. Two
+// numbers whose meaning carries to any shape: on MPCViT's published SPU points (README) fitted on
+// one backbone it predicts the other within ~20% (per-kind scales: ~65%).
+//
+// "kinds": calibrated = rest_scale * rest_seconds + sum_k kind_scale[k] * attention_seconds[k].
 // A head is attributed its own bytes / bandwidth plus its own rounds * RTT, divided by the
 // number of heads when the heads run together (undivided when cascaded). A layer of one kind thus
 // gets exactly its analytic attention time, and the attribution is linear in head counts. In a
@@ -24,22 +32,28 @@
 namespace vitnas {
 
 struct MpcCalibration {
-  double rest_scale = 1;
+  std::string form = "kinds";  // "link" or "kinds"; files without a form are "kinds"
+  double rtt_scale = 1, bytes_scale = 1;  // form "link"
+  double rest_scale = 1;                  // form "kinds"
   double kind_scale[3] = {1, 1, 1};  // indexed by int(AttentionKind)
   int points = 0;
   double max_rel_error = 0;
 };
 
-// Least squares on relative errors (each point weighted by 1 / its seconds). Unknowns:
-// kind_scale of every kind present in the points, plus rest_scale only if there are more points
-// than kind unknowns (otherwise rest_scale = 1); absent kinds keep 1. InputError if too few
-// points, the points cannot tell the unknowns apart, or a scale <= 0.
+// Least squares on relative errors (each point weighted by 1 / its seconds). Form "link": the
+// two scales (two points at least). Form "kinds": kind_scale of every kind present in the
+// points, plus rest_scale only if there are more points than kind unknowns (otherwise
+// rest_scale = 1); absent kinds keep 1. InputError for another form, too few points, points
+// that cannot tell the unknowns apart, or a scale <= 0.
 MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, const CostTable& t,
-                                   const LinkProfile& link);
-double calibrated_seconds(const MpcBreakdown& b, const MpcCalibration& c);
-double calibrated_seconds(const MpcRow& r, const MpcCalibration& c);  // rows add up to the total
+                                   const LinkProfile& link, const std::string& form = "link");
+// The link's RTT and bandwidth are the ones the breakdown was costed on.
+double calibrated_seconds(const MpcBreakdown& b, const MpcCalibration& c, const LinkProfile& link);
+double calibrated_seconds(const MpcRow& r, const MpcCalibration& c,
+                          const LinkProfile& link);  // rows add up to the total
+// "link: RTT x0.9310 (37.2 ms), bytes x13.0480 (30.7 Mbit/s)" with the link, or
 // "rest x1.0000, softmax x2.5812, relu_softmax x4.1100, scaling x33.9300"
-std::string describe_calibration(const MpcCalibration& c);
+std::string describe_calibration(const MpcCalibration& c, const LinkProfile& link);
 nlohmann::json calibration_to_json(const MpcCalibration& c);
 MpcCalibration calibration_from_json(const nlohmann::json& j);
 

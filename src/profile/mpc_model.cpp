@@ -22,15 +22,15 @@ MpcModel::MpcModel(const LatencyTable& table) : mpc_(mpc_of(table)) {}
 
 double MpcModel::cost(const ArchSpec& spec) const {
   const MpcBreakdown b = mpc_total(spec, mpc_.costs, mpc_.link);
-  return mpc_.calibration ? calibrated_seconds(b, *mpc_.calibration) : b.seconds;
+  return mpc_.calibration ? calibrated_seconds(b, *mpc_.calibration, mpc_.link) : b.seconds;
 }
 
 LatencyBreakdown MpcModel::breakdown(const ArchSpec& spec) const {
   const MpcBreakdown b = mpc_cost(spec, mpc_.costs, mpc_.link);
   LatencyBreakdown out;
-  out.total = mpc_.calibration ? calibrated_seconds(b, *mpc_.calibration) : b.seconds;
+  out.total = mpc_.calibration ? calibrated_seconds(b, *mpc_.calibration, mpc_.link) : b.seconds;
   for (const MpcRow& r : b.rows)
-    out.rows.push_back({r.name, r.type, mpc_.calibration ? calibrated_seconds(r, *mpc_.calibration)
+    out.rows.push_back({r.name, r.type, mpc_.calibration ? calibrated_seconds(r, *mpc_.calibration, mpc_.link)
                                                          : r.seconds});
   return out;
 }
@@ -41,7 +41,7 @@ nlohmann::json MpcModel::prediction_json(const ArchSpec& spec) const {
   for (const MpcRow& r : b.rows) {
     nlohmann::json j = {{"name", r.name}, {"type", r.type}, {"rounds", r.cost.rounds},
                         {"bytes", r.cost.bytes}, {"seconds", r.seconds}};
-    if (mpc_.calibration) j["calibrated_seconds"] = calibrated_seconds(r, *mpc_.calibration);
+    if (mpc_.calibration) j["calibrated_seconds"] = calibrated_seconds(r, *mpc_.calibration, mpc_.link);
     rows.push_back(j);
   }
   // "network" is the old name of "link", kept for one release for scripts that read it.
@@ -49,7 +49,7 @@ nlohmann::json MpcModel::prediction_json(const ArchSpec& spec) const {
                       {"analytic_seconds", b.seconds}, {"blocks", rows},
                       {"link", link_to_json(mpc_.link)}, {"network", link_to_json(mpc_.link)}};
   // `seconds` is the figure to use: calibrated when the table has a calibration.
-  j["seconds"] = mpc_.calibration ? calibrated_seconds(b, *mpc_.calibration) : b.seconds;
+  j["seconds"] = mpc_.calibration ? calibrated_seconds(b, *mpc_.calibration, mpc_.link) : b.seconds;
   j["calibrated"] = mpc_.calibration.has_value();
   return j;
 }
