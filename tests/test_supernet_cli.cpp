@@ -175,6 +175,18 @@ TEST_CASE("cli supernet: bad input is a one-line error that overwrites nothing",
                             " --data fashion-mnist --epochs 2 --out " + q(dir) + " --resume");
   CHECK(e4.is_input_error());
 
+  // An evaluation split larger than the memory (5 million test images held for the run) is
+  // refused before any image is loaded.
+  const std::string huge = scratch_path("supernet_huge_data");
+  fs::create_directories(huge);
+  for (const char* f : {"space.json", "supernet.safetensors"}) fs::copy_file(dir + "/" + f, huge + "/" + f);
+  nlohmann::json recipe = nlohmann::json::parse(read_text(dir + "/recipe.json"));
+  recipe["data"] = "synthetic:20000000";
+  write_text(huge + "/recipe.json", recipe.dump());
+  const CliRun e6 = run_cli("supernet eval --supernet " + q(huge) + " --arch smallest");
+  CHECK(e6.is_input_error());
+  CHECK_THAT(e6.err, Catch::Contains("evaluating subnets on") && Catch::Contains("needs about"));
+
   const CliRun e5 = run_cli(train_args(scratch_path("supernet_neg"), "--random-subnets -1"));
   CHECK(e5.is_input_error());
   CHECK_THAT(e5.err, Catch::Contains("--random-subnets"));

@@ -131,17 +131,23 @@ std::string format_bytes(double bytes) {
   return text;
 }
 
-void require_memory(const ArchSpec& spec, int64_t batch, Workload workload,
-                    const std::string& what) {
+void require_memory_bytes(int64_t bytes, const std::string& what, const std::string& why,
+                          const std::string& fix) {
   const int64_t available = available_memory_bytes();
   if (available < 0) return;
-  const int64_t needed = estimate_bytes(spec, batch, workload);
-  require(needed <= available,
-          what + " needs about " + format_bytes(double(needed)) + " of memory (" +
-              (workload == Workload::Training ? "training" :
-               workload == Workload::Inference ? "inference" : "weights") +
-              ", estimated from the architecture); this machine has " +
-              format_bytes(double(available)) + " available: make it smaller");
+  require(bytes <= available, what + " needs about " + format_bytes(double(bytes)) +
+                                  " of memory (" + why + "); this machine has " +
+                                  format_bytes(double(available)) + " available: " + fix);
+}
+
+void require_memory(const ArchSpec& spec, int64_t batch, Workload workload,
+                    const std::string& what) {
+  require_memory_bytes(estimate_bytes(spec, batch, workload), what,
+                       std::string(workload == Workload::Training    ? "training"
+                                   : workload == Workload::Inference ? "inference"
+                                                                     : "weights") +
+                           ", estimated from the architecture",
+                       "make it smaller");
 }
 
 }  // namespace vitnas

@@ -29,6 +29,11 @@ int64_t available_memory_bytes();
 void require_memory(const ArchSpec& spec, int64_t batch, Workload workload,
                     const std::string& what);
 
+// The same for a known number of bytes (data held in memory plus a network's estimate): InputError
+// "<what> needs about X of memory (<why>); this machine has Y available: <fix>".
+void require_memory_bytes(int64_t bytes, const std::string& what, const std::string& why,
+                          const std::string& fix);
+
 std::string format_bytes(double bytes);  // "1.5 GB", "320 MB"
 
 }  // namespace vitnas
