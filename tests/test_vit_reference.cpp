@@ -14,6 +14,7 @@
 #include "core/arch_spec.h"
 #include "models/classifier.h"
 #include "models/inference.h"
+#include "models/vit.h"
 #include "models/weights.h"
 
 using namespace vitnas;
@@ -158,4 +159,28 @@ TEST_CASE("ViT module and inference network equal a plain-ATen ViT forward", "[m
     CHECK(max_abs_diff(model->forward(x), expected) < tol);
     CHECK(max_abs_diff(fuse(*model)->forward(x), expected) < tol);
   }
+}
+
+// MPCViT+: a linearised MLP is one linear at inference. The folded layer must really replace the
+// two (one matmul, the weight W2 W1) and give the unfolded output; the fused network's check
+// above covers it inside a whole network (layer 2 of "mixed").
+TEST_CASE("a linearised MLP folds into one linear, exactly", "[models][vit]") {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(3);
+  vitnas::Mlp net(64, 128, Activation::Identity);
+  for (auto& p : net->parameters()) p.normal_(0.0, 0.3);
+  net->eval();
+  const auto x = torch::randn({2, 5, 64});
+  const auto expected = torch::matmul(torch::matmul(x, net->fc1->weight.t()) + net->fc1->bias,
+                                      net->fc2->weight.t()) + net->fc2->bias;
+  REQUIRE(net->fold_linear());
+  REQUIRE(net->folded);
+  CHECK(net->folded->weight.sizes() == torch::IntArrayRef({64, 64}));
+  CHECK(max_abs_diff(net->forward(x), expected) < 1e-4);
+  CHECK(state_dict(*net).size() == 4);  // fc1 and fc2 stay the weights' keys
+
+  vitnas::Mlp narrow(64, 16, Activation::Identity);  // 64 x 64 > 2 x 64 x 16: folding costs more
+  CHECK(!narrow->fold_linear());
+  vitnas::Mlp gelu(64, 128, Activation::GELU);
+  CHECK(!gelu->fold_linear());
 }

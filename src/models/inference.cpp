@@ -4,6 +4,7 @@
 
 #include "models/conv2d_bn.h"
 #include "models/fused_efficientvit.h"
+#include "models/vit.h"
 #include "models/weights.h"
 
 namespace vitnas {
@@ -37,8 +38,12 @@ std::unique_ptr<InferenceNet> fuse(ClassifierImpl& model) {
     case Family::EfficientViT:
       return std::make_unique<FusedEfficientViT>(dynamic_cast<EfficientViTImpl&>(model));
     case Family::ViT: {
-      // Nothing to fold (LayerNorm depends on its input); run a copy in eval mode.
-      return std::make_unique<EvalModule>(copy_of(model));
+      // LayerNorm depends on its input and does not fold; a linearised MLP (MPCViT+, act
+      // identity) folds into one linear.
+      auto copy = copy_of(model);
+      for (auto& m : copy->modules())
+        if (auto* mlp = m->as<MlpImpl>()) mlp->fold_linear();
+      return std::make_unique<EvalModule>(copy);
     }
   }
   throw std::logic_error("fuse: unhandled family");

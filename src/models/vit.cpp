@@ -71,13 +71,29 @@ MlpImpl::MlpImpl(int64_t dim, int64_t hidden, Activation act) : act_(act) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  if (folded) return folded(x);
   auto h = fc1(x);
   switch (act_) {
     case Activation::GELU: h = torch::gelu(h); break;
     case Activation::ReLU: h = torch::relu(h); break;
-    case Activation::Identity: break;  // MPCViT+: the two linears could fold into one
+    case Activation::Identity: break;  // MPCViT+: fold_linear() makes the two linears one
   }
   return fc2(h);
+}
+
+bool MlpImpl::fold_linear() {
+  const int64_t dim = fc1->weight.size(1), hidden = fc1->weight.size(0);
+  if (act_ != Activation::Identity || dim >= 2 * hidden) return false;
+  torch::NoGradGuard no_grad;
+  // Folded in float64: the product's rounding then stays below the float32 forward's.
+  const auto w1 = fc1->weight.to(torch::kDouble), w2 = fc2->weight.to(torch::kDouble);
+  auto linear = torch::nn::Linear(dim, fc2->weight.size(0));
+  linear->weight.copy_(torch::matmul(w2, w1));                                   // (dim, dim)
+  linear->bias.copy_(torch::matmul(w2, fc1->bias.to(torch::kDouble)) + fc2->bias);  // (dim)
+  linear->to(fc1->weight.device());
+  linear->eval();
+  folded = linear;  // not registered: the state dict keeps fc1 and fc2
+  return true;
 }
 
 ViTLayerImpl::ViTLayerImpl(int64_t dim, const ViTLayerSpec& spec, const ViTSpec& vit,

@@ -37,7 +37,13 @@ class MlpImpl : public torch::nn::Module {
   MlpImpl(int64_t dim, int64_t hidden, Activation act);
   torch::Tensor forward(const torch::Tensor& x);
 
+  // MPCViT+'s linearised MLP (act identity) is one linear: fc2(fc1(x)) = x (W2 W1)^T + W2 b1 + b2.
+  // For inference: folds the two into `folded` (exact up to float rounding) when that is fewer
+  // multiply-adds (dim < 2 hidden) and returns whether it did. fc1 and fc2 stay (state dict).
+  bool fold_linear();
+
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+  torch::nn::Linear folded{nullptr};  // set by fold_linear(); forward then uses it alone
 
  private:
   Activation act_;
