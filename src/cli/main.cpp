@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   vitnas::cli::register_bench_train(app);
   vitnas::cli::register_supernet(app);
   vitnas::cli::register_search(app);
+  vitnas::cli::register_search_mpc(app);
   vitnas::cli::register_prune(app);
   vitnas::cli::register_export(app);
   vitnas::cli::register_report(app);

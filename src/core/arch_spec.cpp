@@ -513,4 +513,21 @@ void tie_cascaded_v(AttentionSpec& attention, int embed_dim) {
   for (HeadSpec& h : attention.heads) h.v_dim = embed_dim / int(attention.heads.size());
 }
 
+std::vector<AttentionKind*> head_kinds(ArchSpec& spec) {
+  std::vector<AttentionKind*> out;
+  for (auto& stage : spec.efficientvit.stages)
+    for (auto& block : stage.blocks)
+      if (block.attention)
+        for (auto& h : block.attention->heads) out.push_back(&h.kind);
+  for (auto& layer : spec.vit.layers)
+    for (auto& h : layer.heads) out.push_back(&h.kind);
+  return out;
+}
+
+std::vector<AttentionKind> head_kinds(const ArchSpec& spec) {
+  std::vector<AttentionKind> out;
+  for (AttentionKind* k : head_kinds(const_cast<ArchSpec&>(spec))) out.push_back(*k);
+  return out;
+}
+
 }  // namespace vitnas

@@ -176,4 +176,9 @@ inline bool operator!=(const ArchSpec& a, const ArchSpec& b) { return !(a == b);
 // The same network under any name (operator== also compares names).
 bool same_network(const ArchSpec& a, const ArchSpec& b);
 
+// Every attention head's kind, in the architecture walk's order (efficientvit: stage, block,
+// head; vit: layer, head): what MPC-aware search reads and rewrites.
+std::vector<AttentionKind*> head_kinds(ArchSpec& spec);
+std::vector<AttentionKind> head_kinds(const ArchSpec& spec);
+
 }  // namespace vitnas

@@ -40,17 +40,37 @@ torch::Tensor attention_map_(torch::Tensor& scores, AttentionKind kind) {
   throw std::logic_error("attention_map_: unhandled kind");
 }
 
-torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                     const torch::Tensor& bias, AttentionKind kind, double scale) {
+namespace {
+
+torch::Tensor scores_of(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& bias,
+                        double scale) {
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * scale;  // (..., N, N)
-  if (bias.defined()) scores = scores + bias;
-  const auto map = attention_map(scores, kind);
-  // A V in the layout v is stored in, as the official code does: CGA's channels-major v
-  // (..., e, N) is v @ map^T (the result stays channels-major, a view away from its map);
-  // the ViT's tokens-major v is map @ v. The two round differently.
+  return bias.defined() ? scores + bias : scores;
+}
+
+// A V in the layout v is stored in, as the official code does: CGA's channels-major v
+// (..., e, N) is v @ map^T (the result stays channels-major, a view away from its map);
+// the ViT's tokens-major v is map @ v. The two round differently.
+torch::Tensor times_v(const torch::Tensor& map, const torch::Tensor& v) {
   if (v.dim() >= 2 && v.size(-2) > 1 && v.stride(-2) == 1 && !v.is_contiguous())
     return torch::matmul(v.transpose(-2, -1), map.transpose(-2, -1)).transpose(-2, -1);
   return torch::matmul(map, v);  // (..., N, e)
+}
+
+}  // namespace
+
+torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const torch::Tensor& bias, AttentionKind kind, double scale) {
+  return times_v(attention_map(scores_of(q, k, bias, scale), kind), v);
+}
+
+torch::Tensor attend_search(const torch::Tensor& q, const torch::Tensor& k,
+                            const torch::Tensor& v, const torch::Tensor& bias,
+                            const torch::Tensor& alpha, double scale) {
+  const auto scores = scores_of(q, k, bias, scale);
+  const auto map = alpha * attention_map(scores, AttentionKind::ReluSoftmax) +
+                   (1 - alpha) * attention_map(scores, AttentionKind::Scaling);
+  return times_v(map, v);
 }
 
 torch::Tensor attend_inference(const torch::Tensor& q, const torch::Tensor& k,

@@ -27,6 +27,13 @@ torch::Tensor attention_map_(torch::Tensor& scores, AttentionKind kind);
 torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const torch::Tensor& bias, AttentionKind kind, double scale);
 
+// MPCViT's search form of a head: (alpha * RSAttn(S) + (1 - alpha) * ScaleAttn(S)) v, S = scale
+// q k^T + bias, alpha a learned weight (not clamped) that broadcasts against S: a 0-D tensor for
+// one head, (H, 1, 1) for heads batched on dimension -3.
+torch::Tensor attend_search(const torch::Tensor& q, const torch::Tensor& k,
+                            const torch::Tensor& v, const torch::Tensor& bias,
+                            const torch::Tensor& alpha, double scale);
+
 // The same for inference (no autograd), with the scale already folded into q (B, N, kd); the
 // scores are computed and mapped in place, and softmax heads on CPU float32 run the fused
 // per-window kernel (kernels/softmax.h). -> (B, N, e).

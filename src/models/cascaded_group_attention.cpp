@@ -61,12 +61,20 @@ torch::Tensor CascadedGroupAttentionImpl::forward(const torch::Tensor& x) {
     feat = head_input(x, 1, i, dim_ / heads, feat, spec_.cascade);  // (B, C/heads, R, R)
     auto [q, k, v] = split_qkv(qkvs[i]->as<Conv2dBN>()->forward(feat), 1, h.key_dim, h.v_dim);
     q = dws[i]->as<Conv2dBN>()->forward(q);  // (B, kd, R, R)
-    auto out = attend(tokens(q), tokens(k), tokens(v), head_bias(i), h.kind,
-                      1.0 / std::sqrt(double(h.key_dim)));  // (B, N, v)
+    const double scale = 1.0 / std::sqrt(double(h.key_dim));
+    auto out = alpha.defined()
+                   ? attend_search(tokens(q), tokens(k), tokens(v), head_bias(i), alpha[i], scale)
+                   : attend(tokens(q), tokens(k), tokens(v), head_bias(i), h.kind, scale);  // (B, N, v)
     feat = out.transpose(1, 2).reshape({B, h.v_dim, R, R});
     outs.push_back(feat);
   }
   return proj->forward(torch::cat(outs, 1));
+}
+
+void CascadedGroupAttentionImpl::enable_kind_search() {
+  if (!alpha.defined())
+    alpha = register_parameter("alpha", torch::ones({int64_t(spec_.heads.size())},
+                                                    attention_biases.options()));
 }
 
 std::array<ConvBNWeights, 3> CascadedGroupAttentionImpl::qkv_active(int64_t i, int64_t chunk,

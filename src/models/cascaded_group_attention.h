@@ -53,6 +53,11 @@ class CascadedGroupAttentionImpl : public torch::nn::Module {
   torch::Tensor attention_biases;        // (heads, R*R)
   torch::Tensor attention_bias_idxs;     // (R*R, R*R) int64 buffer
 
+  // MPCViT's head-kind search (models/kind_search.h): registers `alpha` (heads), ones; from then
+  // on forward() runs every head as alpha_i RSAttn + (1 - alpha_i) ScaleAttn, whatever its kind.
+  void enable_kind_search();
+  torch::Tensor alpha;  // undefined unless searching
+
  private:
   AttentionSpec spec_;
   int64_t dim_, window_;

@@ -30,10 +30,12 @@ int64_t sum_of(const std::vector<ViTHeadSpec>& heads, int ViTHeadSpec::*field) {
 
 ViTAttentionImpl::ViTAttentionImpl(int64_t dim, const std::vector<ViTHeadSpec>& heads,
                                    bool qkv_bias)
-    : heads_(heads), uniform_(true) {
-  for (const auto& h : heads)
-    uniform_ = uniform_ && h.qk_dim == heads[0].qk_dim && h.v_dim == heads[0].v_dim &&
-               h.kind == heads[0].kind;
+    : heads_(heads), uniform_widths_(true), uniform_(true) {
+  for (const auto& h : heads) {
+    uniform_widths_ = uniform_widths_ && h.qk_dim == heads[0].qk_dim && h.v_dim == heads[0].v_dim;
+    uniform_ = uniform_ && h.kind == heads[0].kind;
+  }
+  uniform_ = uniform_ && uniform_widths_;
   const int64_t qk = sum_of(heads, &ViTHeadSpec::qk_dim), v = sum_of(heads, &ViTHeadSpec::v_dim);
   qkv = register_module("qkv",
                         torch::nn::Linear(torch::nn::LinearOptions(dim, 2 * qk + v).bias(qkv_bias)));
@@ -44,12 +46,15 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), H = int64_t(heads_.size());
   const int64_t qk = sum_of(heads_, &ViTHeadSpec::qk_dim), vd = sum_of(heads_, &ViTHeadSpec::v_dim);
   auto parts = qkv(x).split_with_sizes({qk, qk, vd}, -1);  // (B, T, qk) x2, (B, T, v)
-  if (uniform_) {  // every head alike: one batched matmul over the heads
+  const bool search = alpha.defined();
+  if (search ? uniform_widths_ : uniform_) {  // every head alike: one batched matmul over the heads
     const int64_t dq = heads_[0].qk_dim, dv = heads_[0].v_dim;
+    const double scale = 1.0 / std::sqrt(double(dq));
     auto q = parts[0].view({B, T, H, dq}).transpose(1, 2);  // (B, H, T, dq)
     auto k = parts[1].view({B, T, H, dq}).transpose(1, 2);
     auto v = parts[2].view({B, T, H, dv}).transpose(1, 2);  // (B, H, T, dv)
-    auto out = attend(q, k, v, {}, heads_[0].kind, 1.0 / std::sqrt(double(dq)));  // (B, H, T, dv)
+    auto out = search ? attend_search(q, k, v, {}, alpha.view({H, 1, 1}), scale)
+                      : attend(q, k, v, {}, heads_[0].kind, scale);  // (B, H, T, dv)
     return proj(out.transpose(1, 2).reshape({B, T, H * dv}));
   }
   // Heterogeneous heads (widths or kinds): one head at a time.
@@ -58,11 +63,18 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   for (const auto& h : heads_) {
     auto q = parts[0].narrow(-1, oq, h.qk_dim), k = parts[1].narrow(-1, oq, h.qk_dim);
     auto v = parts[2].narrow(-1, ov, h.v_dim);
-    outs.push_back(attend(q, k, v, {}, h.kind, 1.0 / std::sqrt(double(h.qk_dim))));  // (B, T, v)
+    const double scale = 1.0 / std::sqrt(double(h.qk_dim));
+    outs.push_back(search ? attend_search(q, k, v, {}, alpha[int64_t(outs.size())], scale)
+                          : attend(q, k, v, {}, h.kind, scale));  // (B, T, v)
     oq += h.qk_dim;
     ov += h.v_dim;
   }
   return proj(torch::cat(outs, -1));
+}
+
+void ViTAttentionImpl::enable_kind_search() {
+  if (!alpha.defined())
+    alpha = register_parameter("alpha", torch::ones({int64_t(heads_.size())}, qkv->weight.options()));
 }
 
 MlpImpl::MlpImpl(int64_t dim, int64_t hidden, Activation act) : act_(act) {

@@ -26,9 +26,15 @@ class ViTAttentionImpl : public torch::nn::Module {
   torch::nn::Linear qkv{nullptr};   // D -> [q of every head | k of every head | v of every head]
   torch::nn::Linear proj{nullptr};  // sum(v_dim) -> D
 
+  // MPCViT's head-kind search (models/kind_search.h): registers `alpha` (heads), ones; from then
+  // on forward() runs every head as alpha_i RSAttn + (1 - alpha_i) ScaleAttn, whatever its kind.
+  void enable_kind_search();
+  torch::Tensor alpha;  // undefined unless searching
+
  private:
   std::vector<ViTHeadSpec> heads_;
-  bool uniform_;  // all heads share qk_dim, v_dim and kind: attend in one batched matmul
+  bool uniform_widths_;  // all heads share qk_dim and v_dim
+  bool uniform_;         // ... and kind: attend in one batched matmul
 };
 TORCH_MODULE(ViTAttention);
 

@@ -14,12 +14,7 @@ using namespace mpc_json;
 namespace {
 
 void set_all_kinds(ArchSpec& spec, AttentionKind kind) {
-  for (auto& stage : spec.efficientvit.stages)
-    for (auto& block : stage.blocks)
-      if (block.attention)
-        for (auto& h : block.attention->heads) h.kind = kind;
-  for (auto& layer : spec.vit.layers)
-    for (auto& h : layer.heads) h.kind = kind;
+  for (AttentionKind* k : head_kinds(spec)) *k = kind;
 }
 
 MeasuredPoint parse_point(const json& j, const std::string& path, const std::string& dir) {

@@ -78,6 +78,15 @@ double calibrated_seconds(const MpcRow& r, const MpcCalibration& c, const LinkPr
   return calibrated(r.cost, r.rest_seconds, r.attention_seconds, c, link);
 }
 
+double calibrated_head_seconds(const MpcCost& share, AttentionKind kind, const MpcCalibration* c,
+                               const LinkProfile& link) {
+  if (!c) return share.seconds(link);
+  if (c->form == "link")
+    return c->rtt_scale * share.rounds * link.rtt_s +
+           c->bytes_scale * share.bytes * 8.0 / link.bandwidth_bits_per_s;
+  return c->kind_scale[static_cast<int>(kind)] * share.seconds(link);
+}
+
 MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, const CostTable& t,
                                    const LinkProfile& link, const std::string& form) {
   require(form == "link" || form == "kinds",

@@ -51,6 +51,10 @@ MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, con
 double calibrated_seconds(const MpcBreakdown& b, const MpcCalibration& c, const LinkProfile& link);
 double calibrated_seconds(const MpcRow& r, const MpcCalibration& c,
                           const LinkProfile& link);  // rows add up to the total
+// One head's attributed cost (MpcBreakdown::head_shares) in calibrated seconds, for a head of
+// `kind`; without a calibration (null) the analytic seconds.
+double calibrated_head_seconds(const MpcCost& share, AttentionKind kind, const MpcCalibration* c,
+                               const LinkProfile& link);
 // "link: RTT x0.9310 (37.2 ms), bytes x13.0480 (30.7 Mbit/s)" with the link, or
 // "rest x1.0000, softmax x2.5812, relu_softmax x4.1100, scaling x33.9300"
 std::string describe_calibration(const MpcCalibration& c, const LinkProfile& link);

@@ -13,6 +13,7 @@ namespace {
 // Accumulates one row part by part (parts run in sequence).
 struct RowSum {
   MpcCost cost;
+  std::vector<MpcCost> head_shares;
   KindSeconds attention_seconds = {0, 0, 0};
   double attention_step_seconds = 0;  // the analytic seconds of the attention steps
   void then(const MpcCost& c) { cost = cost + c; }
@@ -40,8 +41,9 @@ class HeadsStep {
       map_rounds_[k] = std::max(map_rounds_[k], h.map.rounds);
     }
     step_.bytes += c.bytes;
-    row_.attention_seconds[k] +=
-        c.rounds * link_.rtt_s * share_ + c.bytes * 8.0 / link_.bandwidth_bits_per_s;
+    const MpcCost attributed{c.rounds * share_, c.bytes};
+    row_.head_shares.push_back(attributed);
+    row_.attention_seconds[k] += attributed.seconds(link_);
   }
 
   void finish() {
@@ -74,6 +76,7 @@ class NetworkCost : public ArchVisitor {
     r.seconds = row_.cost.seconds(link_);
     for (int k = 0; k < 3; ++k) r.attention_seconds[k] = row_.attention_seconds[k];
     r.rest_seconds = r.seconds - row_.attention_step_seconds;
+    out.head_shares.insert(out.head_shares.end(), row_.head_shares.begin(), row_.head_shares.end());
     out.total = out.total + r.cost;
     out.seconds += r.seconds;
     for (int k = 0; k < 3; ++k) out.attention_seconds[k] += r.attention_seconds[k];

@@ -53,6 +53,9 @@ struct MpcRow {
 
 struct MpcBreakdown {
   std::vector<MpcRow> rows;  // empty from mpc_total()
+  // Per head, in head_kinds(spec) order: its own bytes and its share of the rounds (the
+  // calibration's attribution), what MPC-aware search charges a head.
+  std::vector<MpcCost> head_shares;
   MpcCost total;
   double seconds = 0;
   KindSeconds attention_seconds = {0, 0, 0};

@@ -69,6 +69,19 @@ std::string MpcModel::prediction_text(const nlohmann::json& j) const {
   return s;
 }
 
+std::vector<double> head_seconds(const LatencyTable& table, const ArchSpec& spec,
+                                 AttentionKind kind) {
+  const MpcDevice& mpc = mpc_of(table);
+  ArchSpec all = spec;
+  for (AttentionKind* k : head_kinds(all)) *k = kind;
+  const MpcBreakdown b = mpc_total(all, mpc.costs, mpc.link);
+  std::vector<double> out;
+  for (const MpcCost& share : b.head_shares)
+    out.push_back(calibrated_head_seconds(
+        share, kind, mpc.calibration ? &*mpc.calibration : nullptr, mpc.link));
+  return out;
+}
+
 LatencyTable make_mpc_table(const CostTable& costs, const LinkProfile& link,
                             const std::vector<ArchSpec>& check) {
   LatencyTable table;

@@ -28,6 +28,12 @@ class MpcModel : public LatencyModel {
   MpcDevice mpc_;
 };
 
+// Each head's seconds under MPC if it ran `kind` (every head of spec set to that kind), in
+// head_kinds(spec) order: its own bytes and its share of its layer's rounds, calibrated as the
+// table is. What MPC-aware search weighs each head's alpha with. InputError for a non-mpc table.
+std::vector<double> head_seconds(const LatencyTable& table, const ArchSpec& spec,
+                                 AttentionKind kind);
+
 // A table of the analytic MPC model with this cost table and link (nothing is measured). Every
 // arch of `check` is costed once, so an arch the model cannot price fails here (InputError).
 LatencyTable make_mpc_table(const CostTable& costs, const LinkProfile& link,

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "core/io.h"
+#include "models/kind_search.h"
 #include "models/weights.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
@@ -10,13 +12,23 @@ namespace vitnas {
 
 namespace {
 
-// The seed's initialisation (the same on every rank), or the recipe's initial weights.
+// The seed's initialisation (the same on every rank), or the recipe's initial weights; with the
+// kind search, the alphas too (before the optimizer sees the parameters).
 Classifier build_seeded(const TrainRecipe& r) {
   torch::manual_seed(r.seed);
   Classifier model = build_model(r.arch, ModelOptions{r.drop_path});
   if (!r.init_weights.empty()) load_weights(*model, r.init_weights);
+  if (r.kind_search) enable_kind_search(*model);
   return model;
 }
+
+Classifier build_ema_copy(const TrainRecipe& r) {
+  if (r.ema_decay <= 0) return nullptr;
+  Classifier copy = build_model(r.arch);
+  if (r.kind_search) enable_kind_search(*copy);
+  return copy;
+}
+
 
 // "val_top1", "val_top5", ... from an evaluation.
 void add_eval(nlohmann::json& line, const std::string& prefix, const EvalResult& e) {
@@ -46,10 +58,25 @@ TrainerOptions trainer_options(const TrainRecipe& recipe, const TrainRuntime& ru
 ClassifierTrainer::ClassifierTrainer(const TrainRecipe& recipe, const TrainRuntime& runtime,
                                      ProcessGroup& group, int64_t steps_per_epoch)
     : arch_(recipe.arch),
+      kind_search_(recipe.kind_search),
       model_(build_seeded(recipe)),
-      ema_model_(recipe.ema_decay > 0 ? build_model(recipe.arch) : nullptr),
+      ema_model_(build_ema_copy(recipe)),
       loss_(recipe, torch::Device(runtime.device)),
-      trainer_(model_, trainer_options(recipe, runtime, steps_per_epoch), group, ema_model_) {}
+      trainer_(model_, trainer_options(recipe, runtime, steps_per_epoch), group, ema_model_) {
+  if (!kind_search_) return;
+  alphas_ = enable_kind_search(*model_);  // already enabled: returns the registered alphas
+  const auto device = trainer_.device();
+  relu_softmax_s_ = torch::tensor(kind_search_->relu_softmax_s, torch::kFloat32).to(device);
+  scaling_s_ = torch::tensor(kind_search_->scaling_s, torch::kFloat32).to(device);
+}
+
+torch::Tensor ClassifierTrainer::kind_search_loss() const {
+  const torch::Tensor alpha = torch::cat(alphas_);  // (heads), head_kinds order
+  const torch::Tensor cost = kind_search_->cost == "l1"
+                                 ? alpha.abs().sum()
+                                 : (alpha * relu_softmax_s_ + (1 - alpha) * scaling_s_).sum();
+  return kind_search_->lambda * cost;
+}
 
 StepResult ClassifierTrainer::step(const torch::Tensor& images_in,
                                    const torch::Tensor& labels_in) {
@@ -61,7 +88,7 @@ StepResult ClassifierTrainer::step(const torch::Tensor& images_in,
   r.loss = trainer_.accumulate([&] {
     ClassifierLoss::Output out = loss_(*model_, images, labels);
     class_logits = out.class_logits;
-    return out.loss;
+    return kind_search_ ? out.loss + kind_search_loss() : out.loss;
   });
   const ApplyResult applied = trainer_.apply();
   r.lr = applied.lr;
@@ -86,6 +113,7 @@ void ClassifierTrainer::evaluate(nlohmann::json& line, const EvalData& d) {
   };
   eval(*model_, "");
   if (ema_model_) eval(*ema_model_, "ema_");
+  if (kind_search_) line["alphas"] = alpha_values(alphas_);
 }
 
 void ClassifierTrainer::save(const std::filesystem::path& dir, int64_t epochs_done) {
@@ -94,6 +122,13 @@ void ClassifierTrainer::save(const std::filesystem::path& dir, int64_t epochs_do
   save_arch(arch_, (dir / "arch.json").string());
   save_weights(*model_, (dir / "weights.safetensors").string(), meta);
   if (ema_model_) save_weights(*ema_model_, (dir / "weights_ema.safetensors").string(), meta);
+  if (kind_search_) {
+    write_json_file_atomic((dir / "alphas.json").string(),
+                           {{"arch", arch_.name}, {"epoch", epochs_done},
+                            {"alphas", alpha_values(alphas_)},
+                            {"relu_softmax_s", kind_search_->relu_softmax_s},
+                            {"scaling_s", kind_search_->scaling_s}});
+  }
 }
 
 }  // namespace vitnas

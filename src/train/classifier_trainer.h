@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -37,9 +39,11 @@ class ClassifierTrainer : public TrainTask {
   // One optimizer step on a batch (moved to the device): accumulate() of the recipe's loss,
   // then apply().
   StepResult step(const torch::Tensor& images, const torch::Tensor& labels) override;
-  // val_ and test_ top-1/top-5/loss of the model, and ema_val_... of the EMA.
+  // val_ and test_ top-1/top-5/loss of the model, and ema_val_... of the EMA (with the kind
+  // search also "alphas").
   void evaluate(nlohmann::json& line, const EvalData& data) override;
-  // arch.json, weights.safetensors (official keys) and weights_ema.safetensors with EMA.
+  // arch.json, weights.safetensors (official keys) and weights_ema.safetensors with EMA; with
+  // the kind search also alphas.json (every head's alpha, in head_kinds(arch) order).
   void save(const std::filesystem::path& dir, int64_t epochs_done) override;
 
   int64_t steps() const { return trainer_.steps(); }
@@ -53,8 +57,14 @@ class ClassifierTrainer : public TrainTask {
   void restore(const Checkpoint& c, const std::string& source) { trainer_.restore(c, source); }
 
  private:
+  // With recipe.kind_search (`vitnas search-mpc`): the alphas of model_ and the loss term.
+  torch::Tensor kind_search_loss() const;
+
   ArchSpec arch_;
+  std::optional<TrainRecipe::KindSearch> kind_search_;
   Classifier model_, ema_model_;  // ema_model_ null without EMA
+  std::vector<torch::Tensor> alphas_;  // with kind_search_, per attention module (kind_search.h)
+  torch::Tensor relu_softmax_s_, scaling_s_;  // the heads' MPC seconds, flat
   ClassifierLoss loss_;
   Trainer trainer_;
 };

@@ -22,6 +22,16 @@ void validate(const TrainRecipe& r) {
   require(r.batch_size >= 2 || r.arch.family == Family::ViT,
           "--batch: BatchNorm (efficientvit) needs at least 2 images per step and process");
   require_range(r.world_size >= 1, "nproc", ">= 1");
+  if (r.kind_search) {
+    const auto& k = *r.kind_search;
+    require_range(k.lambda >= 0 && std::isfinite(k.lambda), "lambda", ">= 0");
+    require(k.cost == "latency" || k.cost == "l1", "--cost: latency or l1, got " + k.cost);
+    const size_t heads = head_kinds(r.arch).size();
+    require(heads > 0, r.arch.name + " has no attention heads to search");
+    require(k.relu_softmax_s.size() == heads && k.scaling_s.size() == heads,
+            "kind search: the heads' MPC costs do not match the " + std::to_string(heads) +
+                " heads of " + r.arch.name);
+  }
   require_range(r.lr > 0 && std::isfinite(r.lr), "lr", "> 0");
   require_range(r.min_lr >= 0 && r.min_lr <= r.lr, "min-lr", "in [0, lr]");
   require_range(r.warmup_lr >= 0 && r.warmup_lr <= r.lr, "warmup-lr", "in [0, lr]");
@@ -90,6 +100,11 @@ nlohmann::json recipe_to_json(const TrainRecipe& r) {
     j["random_subnets"] = r.random_subnets;
     j["bn_batches"] = r.bn_batches;
   }
+  if (r.kind_search)
+    j["kind_search"] = {{"lambda", r.kind_search->lambda},
+                        {"cost", r.kind_search->cost},
+                        {"relu_softmax_s", r.kind_search->relu_softmax_s},
+                        {"scaling_s", r.kind_search->scaling_s}};
   return j;
 }
 

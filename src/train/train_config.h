@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,18 @@ struct TrainRecipe {
   std::optional<SearchSpace> space;
   int64_t random_subnets = 2;
   int64_t bn_batches = 10;
+
+  // MPCViT's head-kind search (`vitnas search-mpc`): every head of arch runs
+  // alpha RSAttn + (1 - alpha) ScaleAttn (models/kind_search.h) and the loss adds
+  //   lambda * sum_h (alpha_h relu_softmax_s[h] + (1 - alpha_h) scaling_s[h])   cost "latency"
+  //   lambda * sum_h |alpha_h|                                                  cost "l1"
+  // with each head's MPC seconds in head_kinds(arch) order (profile/mpc_model.h).
+  struct KindSearch {
+    double lambda = 0;
+    std::string cost = "latency";
+    std::vector<double> relu_softmax_s, scaling_s;
+  };
+  std::optional<KindSearch> kind_search;
 };
 
 // Settings that change speed and output, not the numbers trained.

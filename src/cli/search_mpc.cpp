@@ -1,0 +1,120 @@
+// vitnas search-mpc --arch A --table T.json --data D --out DIR [--mu 0.1,0.3,0.5,0.7]
+//   [--lambda L] [--cost latency|l1] [--epochs E] [--retrain-epochs R] [--teacher-weights W]
+//   [--random-baselines N] [--resume] [training flags]
+// MPCViT's MPC-aware head-kind search (search/mpc_search_job.h does the work).
+#include <algorithm>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/limits.h"
+#include "cli/train_options.h"
+#include "core/error.h"
+#include "profile/latency_table.h"
+#include "search/mpc_search_job.h"
+#include "train/distributed.h"
+
+namespace vitnas::cli {
+
+namespace {
+
+struct SearchMpcCliOptions {
+  TrainCliOptions train;
+  std::string arch, table;
+  std::vector<double> mu = {0.1, 0.3, 0.5, 0.7};
+  MpcSearchOptions search;
+};
+
+void run_search_mpc(SearchMpcCliOptions& o) {
+  apply_common_options(o.train.common);
+  require(o.train.nproc == 1, "--nproc: search-mpc runs in one process");
+  require(o.train.recipe.teacher.empty(),
+          "--teacher: the teacher of search-mpc is the all-softmax network of --arch; give its "
+          "weights with --teacher-weights");
+  parse_device(o.train.runtime.device);
+  const LatencyTable table = load_table(o.table);
+  MpcSearchOptions s = o.search;
+  s.recipe = o.train.recipe;
+  s.recipe.arch = load_arch(o.arch);
+  s.teacher_weights = o.train.recipe.teacher_weights;
+  s.recipe.teacher_weights.clear();
+  s.mu = o.mu;
+  if (o.train.warmup_epochs_flag->count() == 0) {  // the default, shortened to fit both phases
+    const int64_t shortest = s.retrain_epochs > 0 ? std::min(s.recipe.epochs, s.retrain_epochs)
+                                                  : s.recipe.epochs;
+    s.recipe.warmup_epochs =
+        std::max(0.0, std::min(s.recipe.warmup_epochs, double(shortest - 1)));
+  }
+  set_threads(o.train.runtime.threads > 0 ? o.train.runtime.threads : machine_cores());
+  ProcessGroup group(distributed_env_from_environment(), torch::Device(o.train.runtime.device));
+
+  std::unique_ptr<Progress> bar;
+  auto progress = [&](const std::string& phase) -> ProgressCallback {
+    if (!o.train.runtime.progress) return nullptr;
+    bar = std::make_unique<Progress>(phase);
+    return [&bar](const TrainProgress& p) {
+      bar->update(double(p.epoch * p.batches + p.batch) / double(p.epochs * p.batches),
+                  fmt::format("epoch {}/{} loss {:.3f} top-1 {:.1f}%", p.epoch + 1, p.epochs,
+                              p.loss, p.top1));
+    };
+  };
+  const nlohmann::json front =
+      run_mpc_search(s, table, o.train.runtime, o.train.out, o.train.resume, group, progress);
+  bar.reset();
+  if (o.train.common.json) {
+    print_json(front);
+    return;
+  }
+  std::printf("%-34s %-9s %5s %9s %12s %9s\n", "network", "placement", "mu", "RSAttn", "MPC s",
+              "top-1");
+  for (const auto& n : front.at("networks"))
+    std::printf("%-34s %-9s %5.2f %4d / %-3d %12.3f %8s\n", n.at("name").get<std::string>().c_str(),
+                n.at("placement").get<std::string>().c_str(), n.at("mu").get<double>(),
+                n.at("relu_softmax_heads").get<int>(), n.at("heads").get<int>(),
+                n.at("mpc_seconds").get<double>(),
+                n.at("test_top1").get<double>() < 0
+                    ? "-"
+                    : fmt::format("{:.2f}%", n.at("test_top1").get<double>()).c_str());
+  for (const auto& b : front.at("baselines"))
+    std::printf("%-34s %-9s %5s %9s %12.3f\n", b.at("name").get<std::string>().c_str(), "baseline",
+                "", "", b.at("mpc_seconds").get<double>());
+  std::printf("wrote %s/front.json, front.csv, front.svg\n", o.train.out.c_str());
+}
+
+}  // namespace
+
+void register_search_mpc(CLI::App& root) {
+  auto o = std::make_shared<SearchMpcCliOptions>();
+  o->train.recipe.distill_token_beta = 1.0;  // MPCViT's token term, on by default here
+  auto* cmd = root.add_subcommand(
+      "search-mpc", "MPCViT's MPC-aware search: which heads keep RSAttn (the rest ScaleAttn) "
+                    "at each mu, retrained with distillation; writes the front");
+  cmd->add_option("--arch", o->arch, "the network whose heads are searched (preset or ArchSpec JSON)")->required();
+  cmd->add_option("--table", o->table, "an mpc latency table (vitnas profile --device mpc)")->required();
+  cmd->add_option("--mu", o->mu, "RSAttn ratios in (0, 1], comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--lambda", o->search.lambda, "weight of the heads' MPC seconds in the search loss")
+      ->check(number_in(0, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--cost", o->search.cost, "latency (each head's MPC seconds) or l1 (sum |alpha|)")
+      ->check(CLI::IsMember({"latency", "l1"}))
+      ->capture_default_str();
+  cmd->add_option("--retrain-epochs", o->search.retrain_epochs,
+                  "retrain every binarised network from scratch for this many epochs (0: search "
+                  "and binarise only)")
+      ->check(integer_in(0, kMaxEpochs))
+      ->capture_default_str();
+  cmd->add_option("--random-baselines", o->search.random_baselines,
+                  "per mu, also retrain this many random placements of as many RSAttn heads")
+      ->check(integer_in(0, 100))
+      ->capture_default_str();
+  add_training_options(*cmd, o->train, /*classifier=*/true);
+  cmd->callback([o] { run_search_mpc(*o); });
+}
+
+}  // namespace vitnas::cli

@@ -1,0 +1,61 @@
+#include "search/mpc_kinds.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include "core/error.h"
+
+namespace vitnas {
+
+namespace {
+
+// relu_softmax at the chosen positions, scaling elsewhere.
+ArchSpec with_relu_softmax_at(const ArchSpec& spec, const std::vector<size_t>& order, int count) {
+  ArchSpec out = spec;
+  std::vector<AttentionKind*> kinds = head_kinds(out);
+  for (AttentionKind* k : kinds) *k = AttentionKind::Scaling;
+  for (int i = 0; i < count; ++i) *kinds[order[size_t(i)]] = AttentionKind::ReluSoftmax;
+  return out;
+}
+
+void require_count(const ArchSpec& spec, int count) {
+  const int heads = static_cast<int>(head_kinds(spec).size());
+  require(heads > 0, spec.name + " has no attention heads to search");
+  require(count >= 0 && count <= heads, "relu_softmax heads: " + std::to_string(count) +
+                                            " of " + std::to_string(heads) + " heads");
+}
+
+}  // namespace
+
+int relu_softmax_heads(int heads, double mu) {
+  require(mu > 0 && mu <= 1, "--mu: each value must be in (0, 1], got " + std::to_string(mu));
+  return heads - static_cast<int>((1 - mu) * heads);
+}
+
+ArchSpec binarise_kinds(const ArchSpec& spec, const std::vector<double>& alphas, int count) {
+  require_count(spec, count);
+  require(alphas.size() == head_kinds(spec).size(),
+          std::to_string(alphas.size()) + " alphas for the " +
+              std::to_string(head_kinds(spec).size()) + " heads of " + spec.name);
+  std::vector<size_t> order(alphas.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return alphas[a] > alphas[b]; });
+  return with_relu_softmax_at(spec, order, count);
+}
+
+ArchSpec random_kinds(const ArchSpec& spec, int count, uint64_t seed) {
+  require_count(spec, count);
+  std::vector<size_t> order(head_kinds(spec).size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::mt19937_64 rng(seed);
+  // Fisher-Yates by hand: std::shuffle's draws differ between standard libraries.
+  for (size_t i = order.size(); i > 1; --i)
+    std::swap(order[i - 1], order[size_t(rng() % i)]);
+  return with_relu_softmax_at(spec, order, count);
+}
+
+}  // namespace vitnas

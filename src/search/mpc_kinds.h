@@ -1,0 +1,26 @@
+// From MPCViT's searched alphas (models/kind_search.h) to a network's head kinds: the
+// binarisation of the paper and the random placement it is compared with.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/arch_spec.h"
+
+namespace vitnas {
+
+// MPCViT's count of RSAttn heads at a ratio mu in (0, 1]: heads - int((1 - mu) * heads) (the
+// index arithmetic of its code: with 28 heads, mu = 0.1 keeps 3, 0.3 keeps 9, 0.5 14, 0.7 20).
+// InputError for mu outside (0, 1].
+int relu_softmax_heads(int heads, double mu);
+
+// The `count` heads with the largest alphas (ranked over the whole network; ties by position)
+// become relu_softmax, every other head scaling. alphas in head_kinds(spec) order, one per head.
+// InputError when the counts disagree.
+ArchSpec binarise_kinds(const ArchSpec& spec, const std::vector<double>& alphas, int count);
+
+// The baseline: `count` relu_softmax heads at positions drawn uniformly (a seeded shuffle), the
+// rest scaling.
+ArchSpec random_kinds(const ArchSpec& spec, int count, uint64_t seed);
+
+}  // namespace vitnas

@@ -1,0 +1,197 @@
+#include "search/mpc_search_job.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+#include "core/io.h"
+#include "core/svg_plot.h"
+#include "models/classifier.h"
+#include "models/weights.h"
+#include "profile/latency_model.h"
+#include "profile/mpc_model.h"
+#include "search/mpc_kinds.h"
+
+namespace vitnas {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string mu_name(double mu) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "mu%g", mu);
+  return buf;
+}
+
+ArchSpec all_kinds(ArchSpec spec, AttentionKind kind, const std::string& name) {
+  for (AttentionKind* k : head_kinds(spec)) *k = kind;
+  spec.name = name;
+  return spec;
+}
+
+// The search phase's alphas, from its run directory.
+std::vector<double> searched_alphas(const fs::path& dir) {
+  const nlohmann::json j = read_json_file((dir / "alphas.json").string());
+  return j.at("alphas").get<std::vector<double>>();
+}
+
+struct Trained {
+  double test_top1 = -1;  // -1: not retrained
+};
+
+// Trains `arch` from scratch into dir (the retraining of MPCViT) and returns its test top-1.
+Trained retrain(const MpcSearchOptions& o, const ArchSpec& arch, const fs::path& dir,
+                const std::string& teacher_path, const TrainRuntime& runtime, bool resume,
+                ProcessGroup& group, const ProgressCallback& progress) {
+  TrainRecipe r = o.recipe;
+  r.arch = arch;
+  r.epochs = o.retrain_epochs;
+  r.kind_search.reset();
+  if (!o.teacher_weights.empty()) {
+    r.teacher = teacher_path;
+    r.teacher_weights = o.teacher_weights;
+  } else {
+    r.distill_token_beta = 0;  // nothing to distil from
+  }
+  const TrainResult t = run_training(r, runtime, dir.string(), resume, group, progress);
+  return {t.last.value("test_top1", -1.0)};
+}
+
+void write_front_files(const fs::path& dir, const nlohmann::json& front) {
+  write_json_file_atomic((dir / "front.json").string(), front);
+  std::ostringstream csv;
+  csv << "name,placement,mu,relu_softmax_heads,heads,mpc_seconds,test_top1,arch\n";
+  for (const auto& n : front.at("networks"))
+    csv << n.at("name").get<std::string>() << ',' << n.at("placement").get<std::string>() << ','
+        << n.at("mu").get<double>() << ',' << n.at("relu_softmax_heads").get<int>() << ','
+        << n.at("heads").get<int>() << ',' << n.at("mpc_seconds").get<double>() << ','
+        << n.at("test_top1").get<double>() << ',' << n.at("arch").get<std::string>() << '\n';
+  write_file_atomic((dir / "front.csv").string(), csv.str());
+
+  Plot plot;
+  plot.title = "MPC-aware head-kind search: " + front.at("arch").get<std::string>();
+  plot.x_label = "MPC latency (s, " + front.at("link").get<std::string>() + ")";
+  plot.y_label = "test top-1 (%)";
+  PlotSeries searched{"searched", "#1f77b4"}, random{"random placement", "#ff7f0e"};
+  searched.line = true;
+  for (const auto& n : front.at("networks")) {
+    if (n.at("test_top1").get<double>() < 0) continue;
+    PlotSeries& s = n.at("placement") == "searched" ? searched : random;
+    s.x.push_back(n.at("mpc_seconds").get<double>());
+    s.y.push_back(n.at("test_top1").get<double>());
+  }
+  for (PlotSeries* s : {&searched, &random})
+    if (!s->x.empty()) plot.series.push_back(*s);
+  for (const auto& b : front.at("baselines"))
+    plot.markers.push_back({b.at("mpc_seconds").get<double>(), b.at("name").get<std::string>()});
+  write_file_atomic((dir / "front.svg").string(), render_svg(plot));
+}
+
+}  // namespace
+
+nlohmann::json run_mpc_search(const MpcSearchOptions& o, const LatencyTable& table,
+                              const TrainRuntime& runtime, const std::string& out_dir,
+                              bool resume, ProcessGroup& group,
+                              const std::function<ProgressCallback(const std::string&)>& progress) {
+  // ---- every input checked before the first write ----
+  require(table.device.kind == DeviceKind::mpc && table.mpc,
+          "--table: search-mpc needs an mpc table (vitnas profile --device mpc), this one is " +
+              to_string(table.device.kind));
+  require(!o.mu.empty(), "--mu: give at least one ratio in (0, 1]");
+  const ArchSpec& arch = o.recipe.arch;
+  const int heads = static_cast<int>(head_kinds(arch).size());
+  require(heads > 0, arch.name + " has no attention heads to search");
+  std::vector<int> counts;
+  for (double mu : o.mu) counts.push_back(relu_softmax_heads(heads, mu));
+  require(group.world_size() == 1, "search-mpc runs in one process (--nproc 1)");
+  require(o.random_baselines >= 0, "--random-baselines: must be >= 0");
+  require(o.teacher_weights.empty() || o.retrain_epochs > 0,
+          "--teacher-weights is for the retraining: give --retrain-epochs too");
+
+  TrainRecipe search = o.recipe;
+  search.teacher.clear();  // the search learns from the labels (and the MPC cost)
+  search.teacher_weights.clear();
+  search.distill_token_beta = 0;
+  search.kind_search = TrainRecipe::KindSearch{
+      o.lambda, o.cost, head_seconds(table, arch, AttentionKind::ReluSoftmax),
+      head_seconds(table, arch, AttentionKind::Scaling)};
+  validate(search);
+
+  const fs::path dir(out_dir);
+  require(resume || !fs::exists(dir / "search" / "checkpoint.safetensors"),
+          (dir / "search").string() + " holds a search: pass --resume to continue it, or choose "
+                                      "another --out");
+  const ArchSpec teacher = all_kinds(arch, AttentionKind::Softmax, arch.name + "_softmax");
+  const std::string teacher_path = (dir / "teacher_arch.json").string();
+  if (!o.teacher_weights.empty()) {
+    // A teacher of another shape fails here, naming its file, not after the search.
+    Classifier t = build_model(teacher);
+    load_weights(*t, o.teacher_weights);
+  }
+  fs::create_directories(dir);
+  save_arch(teacher, teacher_path);
+
+  // ---- search ----
+  spdlog::info("search-mpc: searching the kinds of {}'s {} heads ({} epochs, lambda {}, cost {})",
+               arch.name, heads, search.epochs, o.lambda, o.cost);
+  run_training(search, runtime, (dir / "search").string(), resume, group, progress("search"));
+  const std::vector<double> alphas = searched_alphas(dir / "search");
+
+  // ---- binarise, retrain ----
+  const auto model = make_latency_model(table);
+  nlohmann::json networks = nlohmann::json::array();
+  auto add = [&](const ArchSpec& a, const std::string& placement, double mu, int count,
+                 const fs::path& sub, uint64_t seed) {
+    fs::create_directories(sub);
+    save_arch(a, (sub / "arch.json").string());
+    Trained t;
+    if (o.retrain_epochs > 0) {
+      spdlog::info("search-mpc: retraining {} ({} of {} heads RSAttn)", a.name, count, heads);
+      t = retrain(o, a, sub, teacher_path, runtime, resume, group, progress(a.name));
+    }
+    nlohmann::json n = {{"name", a.name},
+                        {"placement", placement},
+                        {"mu", mu},
+                        {"relu_softmax_heads", count},
+                        {"heads", heads},
+                        {"mpc_seconds", model->cost(a)},
+                        {"test_top1", t.test_top1},
+                        {"arch", fs::relative(sub / "arch.json", dir).string()}};
+    if (placement == "random") n["seed"] = seed;
+    networks.push_back(n);
+  };
+  for (size_t i = 0; i < o.mu.size(); ++i) {
+    ArchSpec a = binarise_kinds(arch, alphas, counts[i]);
+    a.name = arch.name + "_" + mu_name(o.mu[i]);
+    add(a, "searched", o.mu[i], counts[i], dir / mu_name(o.mu[i]), 0);
+    for (int s = 1; s <= o.random_baselines; ++s) {
+      ArchSpec r = random_kinds(arch, counts[i], uint64_t(s));
+      r.name = a.name + "_random" + std::to_string(s);
+      add(r, "random", o.mu[i], counts[i], dir / (mu_name(o.mu[i]) + "_random" + std::to_string(s)),
+          uint64_t(s));
+    }
+  }
+
+  nlohmann::json baselines = nlohmann::json::array();
+  for (AttentionKind k : kAttentionKinds) {
+    const ArchSpec b = all_kinds(arch, k, "all-" + to_string(k));
+    baselines.push_back({{"name", b.name}, {"mpc_seconds", model->cost(b)}});
+  }
+  const nlohmann::json front = {{"arch", arch.name},
+                                {"heads", heads},
+                                {"link", table.mpc->link.name},
+                                {"calibrated", table.mpc->calibration.has_value()},
+                                {"lambda", o.lambda},
+                                {"cost", o.cost},
+                                {"alphas", alphas},
+                                {"networks", networks},
+                                {"baselines", baselines}};
+  if (group.is_main()) write_front_files(dir, front);
+  return front;
+}
+
+}  // namespace vitnas
