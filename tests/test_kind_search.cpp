@@ -231,3 +231,87 @@ TEST_CASE("cli search-mpc: search, binarise, retrain with a random baseline, res
   CHECK_THAT(r.err, Contains("ks_wrong_teacher"));
   CHECK(!fs::exists(fresh));
 }
+
+// MPCViT+ (issue 13 part 2): a beta per layer mixing the MLP's GeLU with the identity.
+TEST_CASE("linearisation search: betas of 1 and 0 are GeLU and linear networks, binarisation, costs", "[kind_search]") {
+  torch::NoGradGuard no_grad;
+  ArchSpec spec = preset("vit_7_4_32");
+  spec.vit.layers.resize(3);
+  spec.vit.layers[2].act = Activation::Identity;  // already linear: no beta
+  torch::manual_seed(7);
+  Classifier search = build_model(spec);
+  const auto betas = enable_linearisation_search(*search);
+  REQUIRE(betas.size() == 3);
+  CHECK(betas[0].defined());
+  CHECK(!betas[2].defined());
+  const auto values = alpha_values(betas);
+  CHECK(values[0] == 1.0);
+  CHECK(std::isnan(values[2]));
+  search->eval();
+  const auto x = torch::randn({2, spec.in_chans, spec.img_size, spec.img_size});
+  for (double beta : {1.0, 0.0}) {
+    for (const auto& b : betas)
+      if (b.defined()) b.fill_(beta);
+    ArchSpec plain_spec = spec;
+    if (beta == 0.0)
+      for (auto& l : plain_spec.vit.layers) l.act = Activation::Identity;
+    Classifier plain = build_model(plain_spec);
+    safetensors::TensorList w;
+    for (auto& [name, t] : state_dict(*search))
+      if (name.find("beta") == std::string::npos) w.emplace_back(name, t);
+    load_state_dict(*plain, w, "search weights");
+    plain->eval();
+    INFO("beta " << beta);
+    CHECK(max_diff(search->forward(x), plain->forward(x)) < 1e-5);
+  }
+  CHECK_THROWS_AS(enable_linearisation_search(*build_model(arch_from_json(json::parse(kCustomSpec)))),
+                  InputError);
+
+  // The lowest betas go linear; already-linear layers (NaN) are skipped; too many are refused.
+  const ArchSpec lin = linearise_layers(spec, {0.9, 0.2, std::nan("")}, 1);
+  CHECK(lin.vit.layers[0].act == Activation::GELU);
+  CHECK(lin.vit.layers[1].act == Activation::Identity);
+  CHECK_THROWS_AS(linearise_layers(spec, {0.9, 0.2, std::nan("")}, 3), InputError);
+
+  // Each layer's GeLU under MPC by hand on WAN: 35 rounds, 392 B x 65 tokens x 512; linear: 0.
+  const LatencyTable table = make_mpc_table(crypten_cost_table(), link_profile("wan"), {spec});
+  const auto s = activation_seconds(table, spec);
+  REQUIRE(s.size() == 3);
+  CHECK(s[0] == Approx(35 * 0.040 + 392.0 * 65 * 512 * 8 / 400e6));
+  CHECK(s[2] == 0);
+}
+
+TEST_CASE("cli search-mpc --linearise: the lowest-beta layers are linear in every network", "[kind_search][cli]") {
+  namespace fs = std::filesystem;
+  const std::string arch = scratch_path("ksl_tiny_vit.json");
+  write_text(arch, kTinyViTSpec);
+  const std::string table = scratch_path("ksl_mpc.json");
+  fs::remove(table);
+  REQUIRE(run_cli("profile --device mpc --link wan --arch " + q(arch) + " --out " + q(table)).code == 0);
+  const std::string out = scratch_path("ksl_run");
+  fs::remove_all(out);
+  auto r = run_cli("search-mpc --arch " + q(arch) + " --table " + q(table) +
+                   " --data synthetic:256 --batch 32 --threads 1 --no-progress --log-level warn "
+                   "--epochs 1 --mu 0.5,1 --linearise 1 --json --out " + q(out));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json front = json::parse(r.out);
+  REQUIRE(front.at("networks").size() == 2);
+  for (const auto& n : front.at("networks")) {
+    CHECK(n.at("linear_layers") == 1);
+    CHECK(n.at("test_top1") == -1);  // not retrained
+  }
+  CHECK(json::parse(read_text(out + "/search/alphas.json")).at("betas").size() == 2);
+  // Linear layers cost nothing under MPC: the linearised mu = 1 network is cheaper than all-RSAttn.
+  double all_rs = 0;
+  for (const auto& b : front.at("baselines"))
+    if (b.at("name") == "all-relu_softmax") all_rs = b.at("mpc_seconds");
+  CHECK(front.at("networks")[1].at("mpc_seconds").get<double>() < all_rs);
+  // More layers than the network has: refused before anything is written.
+  const std::string bad = scratch_path("ksl_bad");
+  fs::remove_all(bad);
+  r = run_cli("search-mpc --arch " + q(arch) + " --table " + q(table) +
+              " --data synthetic:256 --linearise 3 --out " + q(bad));
+  CHECK(r.is_input_error());
+  CHECK(!fs::exists(bad));
+}

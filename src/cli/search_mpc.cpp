@@ -1,6 +1,6 @@
 // vitnas search-mpc --arch A --table T.json --data D --out DIR [--mu 0.1,0.3,0.5,0.7]
 //   [--lambda L] [--cost latency|l1] [--epochs E] [--retrain-epochs R] [--teacher-weights W]
-//   [--random-baselines N] [--resume] [training flags]
+//   [--random-baselines N] [--linearise N] [--resume] [training flags]
 // MPCViT's MPC-aware head-kind search (search/mpc_search_job.h does the work).
 #include <algorithm>
 #include <memory>
@@ -112,6 +112,11 @@ void register_search_mpc(CLI::App& root) {
   cmd->add_option("--random-baselines", o->search.random_baselines,
                   "per mu, also retrain this many random placements of as many RSAttn heads")
       ->check(integer_in(0, 100))
+      ->capture_default_str();
+  cmd->add_option("--linearise", o->search.linearise,
+                  "MPCViT+ (vit): also search a beta per layer (GeLU or identity) and make this "
+                  "many lowest-beta layers linear in every network")
+      ->check(integer_in(0, 10000))
       ->capture_default_str();
   add_training_options(*cmd, o->train, /*classifier=*/true);
   cmd->callback([o] { run_search_mpc(*o); });

@@ -84,13 +84,21 @@ MlpImpl::MlpImpl(int64_t dim, int64_t hidden, Activation act) : act_(act) {
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
   if (folded) return folded(x);
-  auto h = fc1(x);
+  const auto h = fc1(x);
+  torch::Tensor a;
   switch (act_) {
-    case Activation::GELU: h = torch::gelu(h); break;
-    case Activation::ReLU: h = torch::relu(h); break;
-    case Activation::Identity: break;  // MPCViT+: fold_linear() makes the two linears one
+    case Activation::GELU: a = torch::gelu(h); break;
+    case Activation::ReLU: a = torch::relu(h); break;
+    case Activation::Identity: a = h; break;  // MPCViT+: fold_linear() makes the two linears one
   }
-  return fc2(h);
+  if (beta.defined()) a = beta * a + (1 - beta) * h;
+  return fc2(a);
+}
+
+bool MlpImpl::enable_linearisation_search() {
+  if (act_ == Activation::Identity) return false;
+  if (!beta.defined()) beta = register_parameter("beta", torch::ones({1}, fc1->weight.options()));
+  return true;
 }
 
 bool MlpImpl::fold_linear() {

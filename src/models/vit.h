@@ -51,6 +51,11 @@ class MlpImpl : public torch::nn::Module {
   torch::nn::Linear fc1{nullptr}, fc2{nullptr};
   torch::nn::Linear folded{nullptr};  // set by fold_linear(); forward then uses it alone
 
+  // MPCViT+'s linearisation search (models/kind_search.h): registers `beta` (1), one; from then
+  // on the activation is beta act(h) + (1 - beta) h. False (nothing registered) for identity.
+  bool enable_linearisation_search();
+  torch::Tensor beta;  // undefined unless searching
+
  private:
   Activation act_;
 };

@@ -17,11 +17,15 @@ using namespace mpc_json;
 
 namespace {
 
+// The link form: the rounds on the effective RTT, the bytes on the effective bandwidth.
+double link_seconds(const MpcCost& cost, const MpcCalibration& c, const LinkProfile& link) {
+  return c.rtt_scale * cost.rounds * link.rtt_s +
+         c.bytes_scale * cost.bytes * 8.0 / link.bandwidth_bits_per_s;
+}
+
 double calibrated(const MpcCost& cost, double rest_seconds, const KindSeconds& attention_seconds,
                   const MpcCalibration& c, const LinkProfile& link) {
-  if (c.form == "link")
-    return c.rtt_scale * cost.rounds * link.rtt_s +
-           c.bytes_scale * cost.bytes * 8.0 / link.bandwidth_bits_per_s;
+  if (c.form == "link") return link_seconds(cost, c, link);
   double s = c.rest_scale * rest_seconds;
   for (int k = 0; k < 3; ++k) s += c.kind_scale[k] * attention_seconds[k];
   return s;
@@ -80,11 +84,15 @@ double calibrated_seconds(const MpcRow& r, const MpcCalibration& c, const LinkPr
 
 double calibrated_head_seconds(const MpcCost& share, AttentionKind kind, const MpcCalibration* c,
                                const LinkProfile& link) {
-  if (!c) return share.seconds(link);
-  if (c->form == "link")
-    return c->rtt_scale * share.rounds * link.rtt_s +
-           c->bytes_scale * share.bytes * 8.0 / link.bandwidth_bits_per_s;
+  if (!c || c->form == "link") return calibrated_rest_seconds(share, c, link);  // no kind factor
   return c->kind_scale[static_cast<int>(kind)] * share.seconds(link);
+}
+
+double calibrated_rest_seconds(const MpcCost& cost, const MpcCalibration* c,
+                               const LinkProfile& link) {
+  if (!c) return cost.seconds(link);
+  if (c->form == "link") return link_seconds(cost, *c, link);
+  return c->rest_scale * cost.seconds(link);
 }
 
 MpcCalibration fit_mpc_calibration(const std::vector<MeasuredPoint>& points, const CostTable& t,

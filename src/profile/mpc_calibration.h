@@ -55,6 +55,9 @@ double calibrated_seconds(const MpcRow& r, const MpcCalibration& c,
 // `kind`; without a calibration (null) the analytic seconds.
 double calibrated_head_seconds(const MpcCost& share, AttentionKind kind, const MpcCalibration* c,
                                const LinkProfile& link);
+// The same for a part outside attention (the kinds form scales it by rest_scale).
+double calibrated_rest_seconds(const MpcCost& cost, const MpcCalibration* c,
+                               const LinkProfile& link);
 // "link: RTT x0.9310 (37.2 ms), bytes x13.0480 (30.7 Mbit/s)" with the link, or
 // "rest x1.0000, softmax x2.5812, relu_softmax x4.1100, scaling x33.9300"
 std::string describe_calibration(const MpcCalibration& c, const LinkProfile& link);

@@ -138,7 +138,9 @@ class NetworkCost : public ArchVisitor {
       step.head(h.kind, head_cost(t_, h.kind, l.tokens, h.qk_dim, h.v_dim, 1));
     step.finish();
     row_.then(layer_norm_cost(t_, n, dim));  // LN1 (either style)
-    row_.then(activation_cost(t_, l.layer->act, n * l.layer->mlp_hidden));
+    const MpcCost act = activation_cost(t_, l.layer->act, n * l.layer->mlp_hidden);
+    out.activation_costs.push_back(act);
+    row_.then(act);
   }
 
  private:

@@ -56,6 +56,8 @@ struct MpcBreakdown {
   // Per head, in head_kinds(spec) order: its own bytes and its share of the rounds (the
   // calibration's attribution), what MPC-aware search charges a head.
   std::vector<MpcCost> head_shares;
+  // vit: per layer, its MLP activation's cost (0 for identity), what MPCViT+ charges a layer.
+  std::vector<MpcCost> activation_costs;
   MpcCost total;
   double seconds = 0;
   KindSeconds attention_seconds = {0, 0, 0};

@@ -82,6 +82,15 @@ std::vector<double> head_seconds(const LatencyTable& table, const ArchSpec& spec
   return out;
 }
 
+std::vector<double> activation_seconds(const LatencyTable& table, const ArchSpec& spec) {
+  const MpcDevice& mpc = mpc_of(table);
+  const MpcBreakdown b = mpc_total(spec, mpc.costs, mpc.link);
+  std::vector<double> out;
+  for (const MpcCost& c : b.activation_costs)
+    out.push_back(calibrated_rest_seconds(c, mpc.calibration ? &*mpc.calibration : nullptr, mpc.link));
+  return out;
+}
+
 LatencyTable make_mpc_table(const CostTable& costs, const LinkProfile& link,
                             const std::vector<ArchSpec>& check) {
   LatencyTable table;

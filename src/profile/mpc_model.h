@@ -34,6 +34,10 @@ class MpcModel : public LatencyModel {
 std::vector<double> head_seconds(const LatencyTable& table, const ArchSpec& spec,
                                  AttentionKind kind);
 
+// vit: each layer's MLP activation seconds under MPC as the spec has it (identity: 0), in layer
+// order, calibrated as the table is. What MPCViT+'s linearisation search weighs each beta with.
+std::vector<double> activation_seconds(const LatencyTable& table, const ArchSpec& spec);
+
 // A table of the analytic MPC model with this cost table and link (nothing is measured). Every
 // arch of `check` is costed once, so an arch the model cannot price fails here (InputError).
 LatencyTable make_mpc_table(const CostTable& costs, const LinkProfile& link,

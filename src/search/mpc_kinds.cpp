@@ -47,6 +47,24 @@ ArchSpec binarise_kinds(const ArchSpec& spec, const std::vector<double>& alphas,
   return with_relu_softmax_at(spec, order, count);
 }
 
+ArchSpec linearise_layers(const ArchSpec& spec, const std::vector<double>& betas, int count) {
+  require(spec.family == Family::ViT, "--linearise is for vit networks");
+  require(betas.size() == spec.vit.layers.size(),
+          std::to_string(betas.size()) + " betas for the " +
+              std::to_string(spec.vit.layers.size()) + " layers of " + spec.name);
+  std::vector<size_t> order;
+  for (size_t i = 0; i < betas.size(); ++i)
+    if (!std::isnan(betas[i])) order.push_back(i);
+  require(count >= 0 && count <= static_cast<int>(order.size()),
+          "--linearise " + std::to_string(count) + ": " + spec.name + " has " +
+              std::to_string(order.size()) + " layers with a nonlinear MLP");
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return betas[a] < betas[b]; });
+  ArchSpec out = spec;
+  for (int i = 0; i < count; ++i) out.vit.layers[order[size_t(i)]].act = Activation::Identity;
+  return out;
+}
+
 ArchSpec random_kinds(const ArchSpec& spec, int count, uint64_t seed) {
   require_count(spec, count);
   std::vector<size_t> order(head_kinds(spec).size());

@@ -19,6 +19,10 @@ int relu_softmax_heads(int heads, double mu);
 // InputError when the counts disagree.
 ArchSpec binarise_kinds(const ArchSpec& spec, const std::vector<double>& alphas, int count);
 
+// MPCViT+: the `count` vit layers with the smallest betas (ties by position; layers already
+// linear, NaN, are skipped) get act identity. InputError for more layers than can be linearised.
+ArchSpec linearise_layers(const ArchSpec& spec, const std::vector<double>& betas, int count);
+
 // The baseline: `count` relu_softmax heads at positions drawn uniformly (a seeded shuffle), the
 // rest scaling.
 ArchSpec random_kinds(const ArchSpec& spec, int count, uint64_t seed);

@@ -1,5 +1,6 @@
 #include "search/mpc_search_job.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -33,10 +34,13 @@ ArchSpec all_kinds(ArchSpec spec, AttentionKind kind, const std::string& name) {
   return spec;
 }
 
-// The search phase's alphas, from its run directory.
-std::vector<double> searched_alphas(const fs::path& dir) {
+// The search phase's alphas or betas, from its run directory (null, a layer already linear: NaN).
+std::vector<double> searched_values(const fs::path& dir, const char* key) {
   const nlohmann::json j = read_json_file((dir / "alphas.json").string());
-  return j.at("alphas").get<std::vector<double>>();
+  std::vector<double> out;
+  for (const auto& v : j.value(key, nlohmann::json::array()))
+    out.push_back(v.is_null() ? std::nan("") : v.get<double>());
+  return out;
 }
 
 struct Trained {
@@ -116,9 +120,16 @@ nlohmann::json run_mpc_search(const MpcSearchOptions& o, const LatencyTable& tab
   search.teacher.clear();  // the search learns from the labels (and the MPC cost)
   search.teacher_weights.clear();
   search.distill_token_beta = 0;
+  require(o.linearise >= 0, "--linearise: must be >= 0");
   search.kind_search = TrainRecipe::KindSearch{
       o.lambda, o.cost, head_seconds(table, arch, AttentionKind::ReluSoftmax),
-      head_seconds(table, arch, AttentionKind::Scaling)};
+      head_seconds(table, arch, AttentionKind::Scaling), {}};
+  if (o.linearise > 0) {
+    require(arch.family == Family::ViT, "--linearise: MPCViT+'s linearisation is for vit networks");
+    search.kind_search->activation_s = activation_seconds(table, arch);
+    // Checked now, not after the search: enough layers with a nonlinear MLP.
+    linearise_layers(arch, std::vector<double>(arch.vit.layers.size(), 1.0), o.linearise);
+  }
   validate(search);
 
   const fs::path dir(out_dir);
@@ -139,7 +150,12 @@ nlohmann::json run_mpc_search(const MpcSearchOptions& o, const LatencyTable& tab
   spdlog::info("search-mpc: searching the kinds of {}'s {} heads ({} epochs, lambda {}, cost {})",
                arch.name, heads, search.epochs, o.lambda, o.cost);
   run_training(search, runtime, (dir / "search").string(), resume, group, progress("search"));
-  const std::vector<double> alphas = searched_alphas(dir / "search");
+  const std::vector<double> alphas = searched_values(dir / "search", "alphas");
+  const std::vector<double> betas = searched_values(dir / "search", "betas");
+  // MPCViT+: the same layers linear in every network of the front (the searched betas').
+  auto linearised = [&](ArchSpec a) {
+    return o.linearise > 0 ? linearise_layers(a, betas, o.linearise) : a;
+  };
 
   // ---- binarise, retrain ----
   const auto model = make_latency_model(table);
@@ -153,11 +169,14 @@ nlohmann::json run_mpc_search(const MpcSearchOptions& o, const LatencyTable& tab
       spdlog::info("search-mpc: retraining {} ({} of {} heads RSAttn)", a.name, count, heads);
       t = retrain(o, a, sub, teacher_path, runtime, resume, group, progress(a.name));
     }
+    int linear = 0;
+    for (const auto& l : a.vit.layers) linear += l.act == Activation::Identity;
     nlohmann::json n = {{"name", a.name},
                         {"placement", placement},
                         {"mu", mu},
                         {"relu_softmax_heads", count},
                         {"heads", heads},
+                        {"linear_layers", linear},
                         {"mpc_seconds", model->cost(a)},
                         {"test_top1", t.test_top1},
                         {"arch", fs::relative(sub / "arch.json", dir).string()}};
@@ -165,11 +184,11 @@ nlohmann::json run_mpc_search(const MpcSearchOptions& o, const LatencyTable& tab
     networks.push_back(n);
   };
   for (size_t i = 0; i < o.mu.size(); ++i) {
-    ArchSpec a = binarise_kinds(arch, alphas, counts[i]);
+    ArchSpec a = linearised(binarise_kinds(arch, alphas, counts[i]));
     a.name = arch.name + "_" + mu_name(o.mu[i]);
     add(a, "searched", o.mu[i], counts[i], dir / mu_name(o.mu[i]), 0);
     for (int s = 1; s <= o.random_baselines; ++s) {
-      ArchSpec r = random_kinds(arch, counts[i], uint64_t(s));
+      ArchSpec r = linearised(random_kinds(arch, counts[i], uint64_t(s)));
       r.name = a.name + "_random" + std::to_string(s);
       add(r, "random", o.mu[i], counts[i], dir / (mu_name(o.mu[i]) + "_random" + std::to_string(s)),
           uint64_t(s));
@@ -188,6 +207,7 @@ nlohmann::json run_mpc_search(const MpcSearchOptions& o, const LatencyTable& tab
                                 {"lambda", o.lambda},
                                 {"cost", o.cost},
                                 {"alphas", alphas},
+                                {"linearise", o.linearise},
                                 {"networks", networks},
                                 {"baselines", baselines}};
   if (group.is_main()) write_front_files(dir, front);

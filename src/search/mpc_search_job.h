@@ -1,9 +1,11 @@
 // `vitnas search-mpc`: MPCViT's MPC-aware search of each head's attention kind (REFERENCE.md
 // section 2), for both families, in three resumable phases under one directory:
-//   DIR/search/     the search: every head alpha RSAttn + (1 - alpha) ScaleAttn, the loss
-//                   CE + lambda * the heads' MPC cost (train_config.h's KindSearch); a training
-//                   run (checkpoint, metrics.jsonl, alphas.json)
-//   DIR/mu<mu>/     per mu: arch.json, the binarised network (search/mpc_kinds.h); with
+//   DIR/search/     the search: every head alpha RSAttn + (1 - alpha) ScaleAttn (with
+//                   --linearise, every MLP beta GeLU + (1 - beta) identity too), the loss
+//                   CE + lambda * the MPC cost (train_config.h's KindSearch); a training run
+//                   (checkpoint, metrics.jsonl, alphas.json)
+//   DIR/mu<mu>/     per mu: arch.json, the binarised network (search/mpc_kinds.h; with
+//                   --linearise, its N lowest-beta layers linear, the same in the baselines); with
 //                   retraining, a training run of it from scratch, with distillation from the
 //                   all-softmax teacher when one is given
 //   DIR/mu<mu>_random<s>/  the same count of RSAttn heads at random positions (seed s), the
@@ -31,6 +33,7 @@ struct MpcSearchOptions {
   int64_t retrain_epochs = 0;    // 0: search and binarise only
   std::string teacher_weights;   // the all-softmax network's weights, for distillation
   int random_baselines = 0;      // random placements retrained per mu (seeds 1..N)
+  int linearise = 0;  // MPCViT+ (vit): search betas too and make the N lowest layers linear
 };
 
 // Runs (or, with resume, continues) the phases and writes front.*; returns front.json's

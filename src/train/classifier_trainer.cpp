@@ -12,20 +12,27 @@ namespace vitnas {
 
 namespace {
 
+// The kind search's alphas (and betas) on `model`, before the optimizer sees its parameters.
+void enable_searches(const TrainRecipe& r, ClassifierImpl& model) {
+  if (!r.kind_search) return;
+  enable_kind_search(model);
+  if (!r.kind_search->activation_s.empty()) enable_linearisation_search(model);
+}
+
 // The seed's initialisation (the same on every rank), or the recipe's initial weights; with the
-// kind search, the alphas too (before the optimizer sees the parameters).
+// kind search, the alphas too.
 Classifier build_seeded(const TrainRecipe& r) {
   torch::manual_seed(r.seed);
   Classifier model = build_model(r.arch, ModelOptions{r.drop_path});
   if (!r.init_weights.empty()) load_weights(*model, r.init_weights);
-  if (r.kind_search) enable_kind_search(*model);
+  enable_searches(r, *model);
   return model;
 }
 
 Classifier build_ema_copy(const TrainRecipe& r) {
   if (r.ema_decay <= 0) return nullptr;
   Classifier copy = build_model(r.arch);
-  if (r.kind_search) enable_kind_search(*copy);
+  enable_searches(r, *copy);
   return copy;
 }
 
@@ -65,6 +72,7 @@ ClassifierTrainer::ClassifierTrainer(const TrainRecipe& recipe, const TrainRunti
       trainer_(model_, trainer_options(recipe, runtime, steps_per_epoch), group, ema_model_) {
   if (!kind_search_) return;
   alphas_ = enable_kind_search(*model_);  // already enabled: returns the registered alphas
+  if (!kind_search_->activation_s.empty()) betas_ = enable_linearisation_search(*model_);
   const auto device = trainer_.device();
   relu_softmax_s_ = torch::tensor(kind_search_->relu_softmax_s, torch::kFloat32).to(device);
   scaling_s_ = torch::tensor(kind_search_->scaling_s, torch::kFloat32).to(device);
@@ -72,9 +80,12 @@ ClassifierTrainer::ClassifierTrainer(const TrainRecipe& recipe, const TrainRunti
 
 torch::Tensor ClassifierTrainer::kind_search_loss() const {
   const torch::Tensor alpha = torch::cat(alphas_);  // (heads), head_kinds order
-  const torch::Tensor cost = kind_search_->cost == "l1"
-                                 ? alpha.abs().sum()
-                                 : (alpha * relu_softmax_s_ + (1 - alpha) * scaling_s_).sum();
+  const bool l1 = kind_search_->cost == "l1";
+  torch::Tensor cost = l1 ? alpha.abs().sum()
+                          : (alpha * relu_softmax_s_ + (1 - alpha) * scaling_s_).sum();
+  for (size_t l = 0; l < betas_.size(); ++l)  // MPCViT+: a linear layer costs nothing
+    if (betas_[l].defined())
+      cost = cost + (l1 ? betas_[l].abs().sum() : betas_[l].sum() * kind_search_->activation_s[l]);
   return kind_search_->lambda * cost;
 }
 
@@ -114,6 +125,7 @@ void ClassifierTrainer::evaluate(nlohmann::json& line, const EvalData& d) {
   eval(*model_, "");
   if (ema_model_) eval(*ema_model_, "ema_");
   if (kind_search_) line["alphas"] = alpha_values(alphas_);
+  if (!betas_.empty()) line["betas"] = alpha_values(betas_);  // NaN (null): a linear layer
 }
 
 void ClassifierTrainer::save(const std::filesystem::path& dir, int64_t epochs_done) {
@@ -127,7 +139,9 @@ void ClassifierTrainer::save(const std::filesystem::path& dir, int64_t epochs_do
                            {{"arch", arch_.name}, {"epoch", epochs_done},
                             {"alphas", alpha_values(alphas_)},
                             {"relu_softmax_s", kind_search_->relu_softmax_s},
-                            {"scaling_s", kind_search_->scaling_s}});
+                            {"scaling_s", kind_search_->scaling_s},
+                            {"betas", alpha_values(betas_)},
+                            {"activation_s", kind_search_->activation_s}});
   }
 }
 

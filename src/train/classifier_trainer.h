@@ -43,7 +43,8 @@ class ClassifierTrainer : public TrainTask {
   // search also "alphas").
   void evaluate(nlohmann::json& line, const EvalData& data) override;
   // arch.json, weights.safetensors (official keys) and weights_ema.safetensors with EMA; with
-  // the kind search also alphas.json (every head's alpha, in head_kinds(arch) order).
+  // the kind search also alphas.json (every head's alpha, in head_kinds(arch) order, and with
+  // the linearisation search every layer's beta).
   void save(const std::filesystem::path& dir, int64_t epochs_done) override;
 
   int64_t steps() const { return trainer_.steps(); }
@@ -65,6 +66,7 @@ class ClassifierTrainer : public TrainTask {
   Classifier model_, ema_model_;  // ema_model_ null without EMA
   std::vector<torch::Tensor> alphas_;  // with kind_search_, per attention module (kind_search.h)
   torch::Tensor relu_softmax_s_, scaling_s_;  // the heads' MPC seconds, flat
+  std::vector<torch::Tensor> betas_;          // MPCViT+: per layer (undefined: already linear)
   ClassifierLoss loss_;
   Trainer trainer_;
 };

@@ -31,6 +31,10 @@ void validate(const TrainRecipe& r) {
     require(k.relu_softmax_s.size() == heads && k.scaling_s.size() == heads,
             "kind search: the heads' MPC costs do not match the " + std::to_string(heads) +
                 " heads of " + r.arch.name);
+    require(k.activation_s.empty() || (r.arch.family == Family::ViT &&
+                                       k.activation_s.size() == r.arch.vit.layers.size()),
+            "kind search: the layers' activation costs do not match " + r.arch.name +
+                " (the linearisation search is for vit networks)");
   }
   require_range(r.lr > 0 && std::isfinite(r.lr), "lr", "> 0");
   require_range(r.min_lr >= 0 && r.min_lr <= r.lr, "min-lr", "in [0, lr]");
@@ -100,11 +104,14 @@ nlohmann::json recipe_to_json(const TrainRecipe& r) {
     j["random_subnets"] = r.random_subnets;
     j["bn_batches"] = r.bn_batches;
   }
-  if (r.kind_search)
+  if (r.kind_search) {
     j["kind_search"] = {{"lambda", r.kind_search->lambda},
                         {"cost", r.kind_search->cost},
                         {"relu_softmax_s", r.kind_search->relu_softmax_s},
                         {"scaling_s", r.kind_search->scaling_s}};
+    if (!r.kind_search->activation_s.empty())
+      j["kind_search"]["activation_s"] = r.kind_search->activation_s;
+  }
   return j;
 }
 

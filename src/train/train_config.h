@@ -62,11 +62,15 @@ struct TrainRecipe {
   // alpha RSAttn + (1 - alpha) ScaleAttn (models/kind_search.h) and the loss adds
   //   lambda * sum_h (alpha_h relu_softmax_s[h] + (1 - alpha_h) scaling_s[h])   cost "latency"
   //   lambda * sum_h |alpha_h|                                                  cost "l1"
-  // with each head's MPC seconds in head_kinds(arch) order (profile/mpc_model.h).
+  // with each head's MPC seconds in head_kinds(arch) order (profile/mpc_model.h). With
+  // activation_s (vit, one per layer: its MLP activation's MPC seconds), MPCViT+'s linearisation
+  // search too: every MLP mixes beta act(h) + (1 - beta) h and the loss adds
+  // lambda * sum_l beta_l activation_s[l] (l1: |beta_l|).
   struct KindSearch {
     double lambda = 0;
     std::string cost = "latency";
     std::vector<double> relu_softmax_s, scaling_s;
+    std::vector<double> activation_s;  // empty: no linearisation search
   };
   std::optional<KindSearch> kind_search;
 };
