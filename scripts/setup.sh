@@ -21,6 +21,7 @@ PACKAGES=(
   python3-onnx                               # tests: Python's onnx.checker on exported models
   python3-torch                              # tests: python/vitnas_torch.py against vitnas
   clang libclang-rt-14-dev                   # tests: libFuzzer targets, ASan+UBSan (scripts/fuzz.sh)
+  time                                       # benchmarks/memory_bound*.sh: peak RSS (/usr/bin/time)
 )
 
 missing=()

@@ -38,6 +38,15 @@ ArchSpec with_all(ArchSpec s, AttentionKind k) {
   return s;
 }
 
+// The searching model's weights without its alphas and betas: what a plain network loads.
+safetensors::TensorList without_search_parameters(const ClassifierImpl& model) {
+  safetensors::TensorList w;
+  for (auto& [name, t] : state_dict(model))
+    if (name.find("alpha") == std::string::npos && name.find("beta") == std::string::npos)
+      w.emplace_back(name, t);
+  return w;
+}
+
 // The searching model with every alpha set to `value` against a plain model of `kind` with the
 // same weights.
 void check_alpha_is_kind(const ArchSpec& spec, double value, AttentionKind kind) {
@@ -51,10 +60,7 @@ void check_alpha_is_kind(const ArchSpec& spec, double value, AttentionKind kind)
   const auto alphas = enable_kind_search(*search);
   for (auto a : alphas) a.fill_(value);
   Classifier plain = build_model(with_all(spec, kind));
-  safetensors::TensorList w;
-  for (auto& [name, t] : state_dict(*search))
-    if (name.find("alpha") == std::string::npos) w.emplace_back(name, t);
-  load_state_dict(*plain, w, "search weights");
+  load_state_dict(*plain, without_search_parameters(*search), "search weights");
   search->eval();
   plain->eval();
   const auto x = torch::randn({2, spec.in_chans, spec.img_size, spec.img_size});
@@ -66,6 +72,18 @@ std::vector<std::string> names(const std::vector<AttentionKind>& kinds) {
   std::vector<std::string> out;
   for (AttentionKind k : kinds) out.push_back(to_string(k));
   return out;
+}
+
+// The tiny ViT as a file and its WAN mpc table (scratch files named by `prefix`): the flags
+// every search-mpc run below starts with.
+std::string tiny_search_flags(const std::string& prefix) {
+  const std::string arch = scratch_path(prefix + "_tiny_vit.json");
+  write_text(arch, kTinyViTSpec);
+  const std::string table = scratch_path(prefix + "_mpc.json");
+  std::filesystem::remove(table);
+  REQUIRE(run_cli("profile --device mpc --link wan --arch " + q(arch) + " --out " + q(table)).code == 0);
+  return " --arch " + q(arch) + " --table " + q(table) +
+         " --data synthetic:256 --batch 32 --threads 1 --no-progress --log-level warn";
 }
 
 }  // namespace
@@ -166,16 +184,10 @@ TEST_CASE("kind search: the heads' MPC costs", "[kind_search][mpc]") {
 
 TEST_CASE("cli search-mpc: search, binarise, retrain with a random baseline, resume, bad input", "[kind_search][cli]") {
   namespace fs = std::filesystem;
+  const std::string common = tiny_search_flags("ks") + " --lr 1e-3";
   const std::string arch = scratch_path("ks_tiny_vit.json");
-  write_text(arch, kTinyViTSpec);
-  const std::string table = scratch_path("ks_mpc.json");
-  fs::remove(table);
-  REQUIRE(run_cli("profile --device mpc --link wan --arch " + q(arch) + " --out " + q(table)).code == 0);
   const std::string out = scratch_path("ks_run");
   fs::remove_all(out);
-  const std::string common = " --arch " + q(arch) + " --table " + q(table) +
-                             " --data synthetic:256 --batch 32 --threads 1 --no-progress "
-                             "--log-level warn --lr 1e-3";
   auto r = run_cli("search-mpc" + common + " --epochs 2 --mu 0.5 --retrain-epochs 1 "
                    "--random-baselines 1 --json --out " + q(out));
   INFO(r.err);
@@ -230,6 +242,12 @@ TEST_CASE("cli search-mpc: search, binarise, retrain with a random baseline, res
   CHECK(r.is_input_error());
   CHECK_THAT(r.err, Contains("ks_wrong_teacher"));
   CHECK(!fs::exists(fresh));
+  // A corrupt alphas.json of a finished search: named, with the entry, exit 2.
+  write_text(out + "/search/alphas.json", R"({"alphas": ["a", 1, 1, 1]})");
+  r = run_cli("search-mpc" + common + " --epochs 2 --mu 0.5 --retrain-epochs 1 "
+              "--random-baselines 1 --resume --out " + q(out));
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("alphas.json") && Contains("alphas[0]"));
 }
 
 // MPCViT+ (issue 13 part 2): a beta per layer mixing the MLP's GeLU with the identity.
@@ -256,10 +274,7 @@ TEST_CASE("linearisation search: betas of 1 and 0 are GeLU and linear networks, 
     if (beta == 0.0)
       for (auto& l : plain_spec.vit.layers) l.act = Activation::Identity;
     Classifier plain = build_model(plain_spec);
-    safetensors::TensorList w;
-    for (auto& [name, t] : state_dict(*search))
-      if (name.find("beta") == std::string::npos) w.emplace_back(name, t);
-    load_state_dict(*plain, w, "search weights");
+    load_state_dict(*plain, without_search_parameters(*search), "search weights");
     plain->eval();
     INFO("beta " << beta);
     CHECK(max_diff(search->forward(x), plain->forward(x)) < 1e-5);
@@ -283,16 +298,11 @@ TEST_CASE("linearisation search: betas of 1 and 0 are GeLU and linear networks, 
 
 TEST_CASE("cli search-mpc --linearise: the lowest-beta layers are linear in every network", "[kind_search][cli]") {
   namespace fs = std::filesystem;
-  const std::string arch = scratch_path("ksl_tiny_vit.json");
-  write_text(arch, kTinyViTSpec);
-  const std::string table = scratch_path("ksl_mpc.json");
-  fs::remove(table);
-  REQUIRE(run_cli("profile --device mpc --link wan --arch " + q(arch) + " --out " + q(table)).code == 0);
+  const std::string common = tiny_search_flags("ksl");
   const std::string out = scratch_path("ksl_run");
   fs::remove_all(out);
-  auto r = run_cli("search-mpc --arch " + q(arch) + " --table " + q(table) +
-                   " --data synthetic:256 --batch 32 --threads 1 --no-progress --log-level warn "
-                   "--epochs 1 --mu 0.5,1 --linearise 1 --json --out " + q(out));
+  auto r = run_cli("search-mpc" + common + " --epochs 1 --mu 0.5,1 --linearise 1 --json --out " +
+                   q(out));
   INFO(r.err);
   REQUIRE(r.code == 0);
   const json front = json::parse(r.out);
@@ -310,8 +320,7 @@ TEST_CASE("cli search-mpc --linearise: the lowest-beta layers are linear in ever
   // More layers than the network has: refused before anything is written.
   const std::string bad = scratch_path("ksl_bad");
   fs::remove_all(bad);
-  r = run_cli("search-mpc --arch " + q(arch) + " --table " + q(table) +
-              " --data synthetic:256 --linearise 3 --out " + q(bad));
+  r = run_cli("search-mpc" + common + " --linearise 3 --out " + q(bad));
   CHECK(r.is_input_error());
   CHECK(!fs::exists(bad));
 }

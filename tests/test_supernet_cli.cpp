@@ -175,8 +175,8 @@ TEST_CASE("cli supernet: bad input is a one-line error that overwrites nothing",
                             " --data fashion-mnist --epochs 2 --out " + q(dir) + " --resume");
   CHECK(e4.is_input_error());
 
-  // An evaluation split larger than the memory (5 million test images held for the run) is
-  // refused before any image is loaded.
+  // An evaluation split larger than the memory (2 million validation images of 20 million held
+  // for the run) is refused before any image is loaded.
   const std::string huge = scratch_path("supernet_huge_data");
   fs::create_directories(huge);
   for (const char* f : {"space.json", "supernet.safetensors"}) fs::copy_file(dir + "/" + f, huge + "/" + f);

@@ -55,12 +55,8 @@ void run_search_mpc(SearchMpcCliOptions& o) {
   std::unique_ptr<Progress> bar;
   auto progress = [&](const std::string& phase) -> ProgressCallback {
     if (!o.train.runtime.progress) return nullptr;
-    bar = std::make_unique<Progress>(phase);
-    return [&bar](const TrainProgress& p) {
-      bar->update(double(p.epoch * p.batches + p.batch) / double(p.epochs * p.batches),
-                  fmt::format("epoch {}/{} loss {:.3f} top-1 {:.1f}%", p.epoch + 1, p.epochs,
-                              p.loss, p.top1));
-    };
+    bar = std::make_unique<Progress>(phase);  // one bar per phase (search, each retraining)
+    return training_progress(*bar);
   };
   const nlohmann::json front =
       run_mpc_search(s, table, o.train.runtime, o.train.out, o.train.resume, group, progress);

@@ -67,6 +67,14 @@ void add_training_options(CLI::App& sub, TrainCliOptions& o, bool classifier) {
   add_common_options(sub, o.common);
 }
 
+ProgressCallback training_progress(Progress& bar) {
+  return [&bar](const TrainProgress& p) {
+    bar.update(double(p.epoch * p.batches + p.batch) / double(p.epochs * p.batches),
+               fmt::format("epoch {}/{} loss {:.3f} top-1 {:.1f}% {:.0f} img/s", p.epoch + 1,
+                           p.epochs, p.loss, p.top1, p.img_per_s));
+  };
+}
+
 void run_training_command(const TrainCliOptions& o, TrainRecipe recipe) {
   apply_common_options(o.common);
   require(o.nproc >= 1, "--nproc: must be >= 1");
@@ -102,13 +110,8 @@ void run_training_command(const TrainCliOptions& o, TrainRecipe recipe) {
   ProcessGroup group(env, torch::Device(o.runtime.device));
 
   Progress bar("train");
-  auto progress = [&bar](const TrainProgress& p) {
-    bar.update(double(p.epoch * p.batches + p.batch) / double(p.epochs * p.batches),
-               fmt::format("epoch {}/{} loss {:.3f} top-1 {:.1f}% {:.0f} img/s", p.epoch + 1,
-                           p.epochs, p.loss, p.top1, p.img_per_s));
-  };
   TrainResult result = run_training(recipe, o.runtime, o.out, o.resume, group,
-                                    o.runtime.progress ? ProgressCallback(progress) : nullptr);
+                                    o.runtime.progress ? training_progress(bar) : nullptr);
   if (group.is_main()) {
     spdlog::info("{} epochs in {:.1f} s ({} this run); wrote {}", recipe.epochs, result.seconds,
                  result.epochs_run, o.out);

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/common.h"
+#include "train/run.h"
 #include "train/train_config.h"
 
 namespace vitnas::cli {
@@ -28,6 +29,9 @@ struct TrainCliOptions {
 // The recipe's and runtime's flags, --out, --resume, --nproc and the common ones (the caller adds
 // what it trains: --arch or --space). classifier: also the teacher's (distillation) flags.
 void add_training_options(CLI::App& sub, TrainCliOptions& o, bool classifier);
+
+// What a training run's progress bar shows after each step (epoch, loss, top-1, img/s).
+ProgressCallback training_progress(Progress& bar);
 
 // Validates the recipe, becomes the launcher under --nproc N, else trains with a progress bar
 // and prints the --json summary.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "profile/text.h"
 
 namespace vitnas {
 
@@ -31,7 +32,7 @@ void require_count(const ArchSpec& spec, int count) {
 }  // namespace
 
 int relu_softmax_heads(int heads, double mu) {
-  require(mu > 0 && mu <= 1, "--mu: each value must be in (0, 1], got " + std::to_string(mu));
+  require(mu > 0 && mu <= 1, "--mu: each value must be in (0, 1], got " + printf_string("%g", mu));
   return heads - static_cast<int>((1 - mu) * heads);
 }
 

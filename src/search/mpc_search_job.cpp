@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/json_read.h"
 #include "core/svg_plot.h"
 #include "models/classifier.h"
 #include "models/weights.h"
@@ -35,11 +36,21 @@ ArchSpec all_kinds(ArchSpec spec, AttentionKind kind, const std::string& name) {
 }
 
 // The search phase's alphas or betas, from its run directory (null, a layer already linear: NaN).
+// InputError naming the file and the entry for anything but an array of numbers and nulls.
 std::vector<double> searched_values(const fs::path& dir, const char* key) {
-  const nlohmann::json j = read_json_file((dir / "alphas.json").string());
+  const std::string path = (dir / "alphas.json").string();
+  const nlohmann::json j = read_json_file(path);
   std::vector<double> out;
-  for (const auto& v : j.value(key, nlohmann::json::array()))
-    out.push_back(v.is_null() ? std::nan("") : v.get<double>());
+  try {
+    if (!j.is_object() || !j.contains(key)) return out;  // no betas: no linearisation search
+    const nlohmann::json& values = json_read::as_array(j.at(key), key);
+    for (size_t i = 0; i < values.size(); ++i)
+      out.push_back(values[i].is_null()
+                        ? std::nan("")
+                        : json_read::as_number(values[i], json_read::index_path(key, i)));
+  } catch (const InputError& e) {
+    throw InputError(path + ": " + e.what());
+  }
   return out;
 }
 
@@ -68,11 +79,12 @@ Trained retrain(const MpcSearchOptions& o, const ArchSpec& arch, const fs::path&
 void write_front_files(const fs::path& dir, const nlohmann::json& front) {
   write_json_file_atomic((dir / "front.json").string(), front);
   std::ostringstream csv;
-  csv << "name,placement,mu,relu_softmax_heads,heads,mpc_seconds,test_top1,arch\n";
+  csv << "name,placement,mu,relu_softmax_heads,heads,linear_layers,mpc_seconds,test_top1,arch\n";
   for (const auto& n : front.at("networks"))
     csv << n.at("name").get<std::string>() << ',' << n.at("placement").get<std::string>() << ','
         << n.at("mu").get<double>() << ',' << n.at("relu_softmax_heads").get<int>() << ','
-        << n.at("heads").get<int>() << ',' << n.at("mpc_seconds").get<double>() << ','
+        << n.at("heads").get<int>() << ',' << n.at("linear_layers").get<int>() << ','
+        << n.at("mpc_seconds").get<double>() << ','
         << n.at("test_top1").get<double>() << ',' << n.at("arch").get<std::string>() << '\n';
   write_file_atomic((dir / "front.csv").string(), csv.str());
 

@@ -36,7 +36,6 @@ Classifier build_ema_copy(const TrainRecipe& r) {
   return copy;
 }
 
-
 // "val_top1", "val_top5", ... from an evaluation.
 void add_eval(nlohmann::json& line, const std::string& prefix, const EvalResult& e) {
   line[prefix + "_top1"] = e.top1;
