@@ -25,6 +25,7 @@
 #include "data/split.h"
 #include "data/synthetic.h"
 #include "data/transforms.h"
+#include "train/run.h"
 #include "fixtures.h"
 
 namespace data = vitnas::data;
@@ -636,4 +637,46 @@ TEST_CASE("loader throughput on Fashion-MNIST", "[.][data_bench]") {
                     << std::chrono::duration<double>(t1 - t0).count() << " s");
     CHECK(n == 60000);
   }
+}
+
+TEST_CASE("train subsets: --train-images is a seeded subset of the train split, validation unchanged",
+          "[data]") {
+  using namespace vitnas;
+  TrainRecipe r;
+  r.arch = preset("m0");
+  r.data = "synthetic:200";
+  r.val_fraction = 0.1;
+  r.seed = 5;
+  const Datasets all = open_datasets(r);
+  r.train_images = 50;
+  const Datasets cut = open_datasets(r);
+  CHECK(all.train->size() == 180);
+  CHECK(cut.train->size() == 50);
+  CHECK(cut.val->size() == 20);
+  // Every kept image is a train image (none from validation), no image twice.
+  auto ids = [](const data::Dataset& d) {
+    std::vector<int64_t> out;
+    for (int64_t i = 0; i < d.size(); ++i) out.push_back(d.get(i).image.sum().item<float>() * 1e4);
+    return out;
+  };
+  const auto train_ids = ids(*all.train), kept_ids = ids(*cut.train), val_ids = ids(*cut.val);
+  const std::set<int64_t> train_set(train_ids.begin(), train_ids.end());
+  const std::set<int64_t> kept_set(kept_ids.begin(), kept_ids.end());
+  CHECK(kept_set.size() == 50);
+  for (int64_t k : kept_set) CHECK(train_set.count(k) == 1);
+  CHECK(ids(*all.val) == val_ids);
+  CHECK(ids(*open_datasets(r).train) == kept_ids);  // the same seed, the same images
+  r.seed = 6;
+  CHECK(ids(*open_datasets(r).train) != kept_ids);
+  r.train_images = 1000;  // more than there are: all of them
+  CHECK(open_datasets(r).train->size() == 180);
+
+  // --test-images: one subset for every seed (runs of different seeds compare on it).
+  r.test_images = 10;
+  const auto test_ids = ids(*open_datasets(r).test);
+  CHECK(test_ids.size() == 10);
+  CHECK(std::set<int64_t>(test_ids.begin(), test_ids.end()).size() == 10);
+  r.seed = 7;
+  CHECK(ids(*open_datasets(r).test) == test_ids);
+  CHECK(all.test->size() == 50);
 }

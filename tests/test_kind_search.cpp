@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -38,18 +39,11 @@ ArchSpec with_all(ArchSpec s, AttentionKind k) {
   return s;
 }
 
-// The searching model's weights without its alphas and betas: what a plain network loads.
-safetensors::TensorList without_search_parameters(const ClassifierImpl& model) {
-  safetensors::TensorList w;
-  for (auto& [name, t] : state_dict(model))
-    if (name.find("alpha") == std::string::npos && name.find("beta") == std::string::npos)
-      w.emplace_back(name, t);
-  return w;
-}
 
-// The searching model with every alpha set to `value` against a plain model of `kind` with the
-// same weights.
-void check_alpha_is_kind(const ArchSpec& spec, double value, AttentionKind kind) {
+// The searching model with every alpha set to `value` (and, with softmax candidates, every gamma
+// to `gamma`) against a plain model of `kind` with the same weights.
+void check_alpha_is_kind(const ArchSpec& spec, double value, AttentionKind kind,
+                         std::optional<double> gamma = std::nullopt) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(5);
   Classifier search = build_model(spec);
@@ -57,10 +51,12 @@ void check_alpha_is_kind(const ArchSpec& spec, double value, AttentionKind kind)
     if (t.is_floating_point() &&
         (name.find("bias") != std::string::npos || name.find("norm") != std::string::npos))
       t.normal_(0.0, 0.3);  // non-trivial biases and norms (fresh BN and LN are identities)
-  const auto alphas = enable_kind_search(*search);
-  for (auto a : alphas) a.fill_(value);
+  const KindSearchParameters p = enable_kind_search(*search, gamma.has_value());
+  for (auto a : p.alphas) a.fill_(value);
+  REQUIRE(p.gammas.size() == (gamma ? p.alphas.size() : 0));
+  for (auto g : p.gammas) g.fill_(*gamma);
   Classifier plain = build_model(with_all(spec, kind));
-  load_state_dict(*plain, without_search_parameters(*search), "search weights");
+  load_state_dict(*plain, without_search_parameters(state_dict(*search)), "search weights");
   search->eval();
   plain->eval();
   const auto x = torch::randn({2, spec.in_chans, spec.img_size, spec.img_size});
@@ -95,10 +91,20 @@ TEST_CASE("kind search: the mixed head is alpha RSAttn + (1 - alpha) ScaleAttn",
   const auto rs = attend(q, k, v, {}, AttentionKind::ReluSoftmax, scale);
   const auto sc = attend(q, k, v, {}, AttentionKind::Scaling, scale);
   const auto alpha = torch::tensor({1.0f, 0.0f, 0.3f}).view({3, 1, 1});  // per head
-  const auto mixed = attend_search(q, k, v, {}, alpha, scale);
+  const auto mixed = attend_search(q, k, v, {}, alpha, {}, scale);
   CHECK(max_diff(mixed.select(1, 0), rs.select(1, 0)) < 1e-6);
   CHECK(max_diff(mixed.select(1, 1), sc.select(1, 1)) < 1e-6);
   CHECK(max_diff(mixed.select(1, 2), 0.3 * rs.select(1, 2) + 0.7 * sc.select(1, 2)) < 1e-6);
+
+  // Softmax as a third candidate: gamma Softmax + (1 - gamma) (the mix above); gamma 0 is MPCViT's.
+  const auto sm = attend(q, k, v, {}, AttentionKind::Softmax, scale);
+  const auto gamma = torch::tensor({1.0f, 0.0f, 0.6f}).view({3, 1, 1});
+  const auto three = attend_search(q, k, v, {}, alpha, gamma, scale);
+  CHECK(max_diff(three.select(1, 0), sm.select(1, 0)) < 1e-6);
+  CHECK(max_diff(three.select(1, 1), sc.select(1, 1)) < 1e-6);
+  CHECK(max_diff(three.select(1, 2), 0.6 * sm.select(1, 2) + 0.4 * (0.3 * rs.select(1, 2) +
+                                                                     0.7 * sc.select(1, 2))) < 1e-6);
+  CHECK(max_diff(attend_search(q, k, v, {}, alpha, torch::zeros({3, 1, 1}), scale), mixed) < 1e-6);
 }
 
 TEST_CASE("kind search: alphas of 1 and 0 are RSAttn and ScaleAttn networks, both families", "[kind_search]") {
@@ -110,6 +116,9 @@ TEST_CASE("kind search: alphas of 1 and 0 are RSAttn and ScaleAttn networks, bot
     INFO(spec.name);
     check_alpha_is_kind(spec, 1.0, AttentionKind::ReluSoftmax);
     check_alpha_is_kind(spec, 0.0, AttentionKind::Scaling);
+    // With softmax candidates: gamma 1 is softmax whatever alpha, gamma 0 leaves MPCViT's mix.
+    check_alpha_is_kind(spec, 0.4, AttentionKind::Softmax, 1.0);
+    check_alpha_is_kind(spec, 1.0, AttentionKind::ReluSoftmax, 0.0);
   }
   // One alpha per head, in head_kinds order, initialised to 1, trained (a gradient reaches it).
   Classifier m = build_model(evit);
@@ -118,13 +127,20 @@ TEST_CASE("kind search: alphas of 1 and 0 are RSAttn and ScaleAttn networks, bot
     for (auto& p : m->named_parameters())
       if (p.key().find("bn.weight") != std::string::npos) p.value().fill_(1.0);
   }
-  const auto alphas = enable_kind_search(*m);
+  const auto alphas = enable_kind_search(*m).alphas;
   const auto values = alpha_values(alphas);
   CHECK(values.size() == head_kinds(evit).size());
   CHECK(std::all_of(values.begin(), values.end(), [](double a) { return a == 1.0; }));
+  // Enabling again with softmax candidates keeps the alphas and adds gammas, initialised to 0.
+  const KindSearchParameters p = enable_kind_search(*m, true);
+  CHECK(p.alphas[0].is_same(alphas[0]));
+  const auto gammas = alpha_values(p.gammas);
+  CHECK(gammas.size() == values.size());
+  CHECK(std::all_of(gammas.begin(), gammas.end(), [](double g) { return g == 0.0; }));
   m->forward(torch::randn({2, evit.in_chans, evit.img_size, evit.img_size})).sum().backward();
   CHECK(alphas[0].grad().defined());
   CHECK(alphas[0].grad().abs().sum().item<double>() > 0);
+  CHECK(p.gammas[0].grad().abs().sum().item<double>() > 0);
 }
 
 TEST_CASE("kind search: MPCViT's binarisation counts and ranking", "[kind_search]") {
@@ -142,6 +158,18 @@ TEST_CASE("kind search: MPCViT's binarisation counts and ranking", "[kind_search
   CHECK(names(head_kinds(b)) ==
         std::vector<std::string>{"scaling", "relu_softmax", "scaling", "relu_softmax"});
   CHECK_THROWS_AS(binarise_kinds(spec, {0.1, 0.2}, 1), InputError);
+  // Gammas of 0: MPCViT's binarisation, unchanged.
+  CHECK(names(head_kinds(binarise_kinds(spec, {0.2, 0.9, 0.5, 0.9}, 2, {0, 0, 0, 0}))) ==
+        names(head_kinds(b)));
+  // Softmax candidates, by hand. Nonlinear weights 1 - (1 - gamma)(1 - alpha): 0.92, 0.9, 0.55,
+  // 0.96; head 3 (gamma 0.6 > 0.4 * 0.9) and head 0 (0.9 > 0.1 * 0.2) are softmax, head 1
+  // (0 < 0.9) RSAttn.
+  const std::vector<double> alphas = {0.2, 0.9, 0.5, 0.9}, gammas = {0.9, 0.0, 0.1, 0.6};
+  CHECK(names(head_kinds(binarise_kinds(spec, alphas, 2, gammas))) ==
+        std::vector<std::string>{"softmax", "scaling", "scaling", "softmax"});
+  CHECK(names(head_kinds(binarise_kinds(spec, alphas, 3, gammas))) ==
+        std::vector<std::string>{"softmax", "relu_softmax", "scaling", "softmax"});
+  CHECK_THROWS_AS(binarise_kinds(spec, alphas, 2, {0.1}), InputError);
 
   const ArchSpec vit = preset("vit_7_4_32");
   const auto r1 = names(head_kinds(random_kinds(vit, 9, 1)));
@@ -150,6 +178,13 @@ TEST_CASE("kind search: MPCViT's binarisation counts and ranking", "[kind_search
   CHECK(std::count(r1.begin(), r1.end(), "relu_softmax") == 9);
   CHECK(r1 == r1b);  // a seed names one placement
   CHECK(r1 != r2);
+  // With 4 of the 9 softmax: the same 9 positions nonlinear, 4 of them softmax.
+  const auto r1s = names(head_kinds(random_kinds(vit, 9, 1, 4)));
+  CHECK(std::count(r1s.begin(), r1s.end(), "softmax") == 4);
+  CHECK(std::count(r1s.begin(), r1s.end(), "relu_softmax") == 5);
+  for (size_t h = 0; h < r1.size(); ++h) CHECK((r1[h] == "scaling") == (r1s[h] == "scaling"));
+  CHECK_THROWS_AS(random_kinds(vit, 9, 1, 10), InputError);
+  CHECK(count_kinds(random_kinds(vit, 9, 1, 4), AttentionKind::Softmax) == 4);
 }
 
 // Each head's MPC seconds are its share of what the network cost attributes to its kind: summed
@@ -189,7 +224,7 @@ TEST_CASE("cli search-mpc: search, binarise, retrain with a random baseline, res
   const std::string out = scratch_path("ks_run");
   fs::remove_all(out);
   auto r = run_cli("search-mpc" + common + " --epochs 2 --mu 0.5 --retrain-epochs 1 "
-                   "--random-baselines 1 --json --out " + q(out));
+                   "--random-baselines 1 --retrain-baselines --json --out " + q(out));
   INFO(r.err);
   REQUIRE(r.code == 0);
   const json front = json::parse(r.out);
@@ -199,14 +234,23 @@ TEST_CASE("cli search-mpc: search, binarise, retrain with a random baseline, res
   for (const auto& n : front.at("networks")) {
     CHECK(n.at("relu_softmax_heads") == 2);  // 4 - int(0.5 * 4)
     CHECK(n.at("test_top1").get<double>() >= 0);
+    CHECK(n.at("inherited_top1").get<double>() >= 0);
+    CHECK(n.at("inherited_top1").get<double>() <= 100);
     const ArchSpec a = load_arch(out + "/" + n.at("arch").get<std::string>());
     const auto kinds = head_kinds(a);
     CHECK(std::count(kinds.begin(), kinds.end(), AttentionKind::ReluSoftmax) == 2);
   }
-  CHECK(front.at("baselines").size() == 3);
+  REQUIRE(front.at("baselines").size() == 3);
+  for (const auto& b : front.at("baselines")) {  // retrained, each of one kind
+    CHECK(b.at("test_top1").get<double>() >= 0);
+    const auto kinds = head_kinds(load_arch(out + "/" + b.at("arch").get<std::string>()));
+    CHECK(b.at("name") == "all-" + to_string(kinds[0]));
+    CHECK(std::count(kinds.begin(), kinds.end(), kinds[0]) == 4);
+    CHECK(b.at("relu_softmax_heads") == (kinds[0] == AttentionKind::ReluSoftmax ? 4 : 0));
+  }
   for (const char* f : {"front.json", "front.csv", "front.svg", "search/alphas.json",
                         "search/metrics.jsonl", "mu0.5/weights.safetensors",
-                        "mu0.5_random1/weights.safetensors"})
+                        "mu0.5_random1/weights.safetensors", "all-scaling/weights.safetensors"})
     CHECK(fs::exists(out + "/" + f));
   // The search's alphas moved from their initial 1 (the latency term pushes them down).
   const auto alphas = front.at("alphas").get<std::vector<double>>();
@@ -214,9 +258,10 @@ TEST_CASE("cli search-mpc: search, binarise, retrain with a random baseline, res
 
   // --resume: everything is done, nothing retrains; the same front.
   r = run_cli("search-mpc" + common + " --epochs 2 --mu 0.5 --retrain-epochs 1 "
-              "--random-baselines 1 --json --resume --out " + q(out));
+              "--random-baselines 1 --retrain-baselines --json --resume --out " + q(out));
   REQUIRE(r.code == 0);
   CHECK(json::parse(r.out).at("networks") == front.at("networks"));
+  CHECK(json::parse(r.out).at("baselines") == front.at("baselines"));
   // Without --resume the run is refused and nothing is touched.
   const std::string before = read_text(out + "/front.json");
   r = run_cli("search-mpc" + common + " --epochs 2 --mu 0.5 --out " + q(out));
@@ -250,6 +295,117 @@ TEST_CASE("cli search-mpc: search, binarise, retrain with a random baseline, res
   CHECK_THAT(r.err, Contains("alphas.json") && Contains("alphas[0]"));
 }
 
+TEST_CASE("search-mpc: a network of the search's kinds inherits the search network's accuracy", "[kind_search][cli]") {
+  // With a learning rate of 1e-12 every alpha stays 1 (to 1e-9): the searching network is the
+  // all-RSAttn network, so the mu = 1 network with the search's weights must score what the
+  // trainer's own evaluation of the searching network scored (another code path: the loader).
+  namespace fs = std::filesystem;
+  const std::string out = scratch_path("ksi_run");
+  fs::remove_all(out);
+  auto r = run_cli("search-mpc" + tiny_search_flags("ksi") +
+                   " --epochs 1 --lr 1e-12 --min-lr 1e-12 --warmup-lr 1e-12 --mu 1 --json --out " +
+                   q(out));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json front = json::parse(r.out);
+  for (double a : front.at("alphas").get<std::vector<double>>()) CHECK(a == Approx(1).margin(1e-9));
+  const std::string metrics = read_text(out + "/search/metrics.jsonl");
+  const json last = json::parse(metrics.substr(metrics.rfind('{')));
+  const double searched = front.at("networks")[0].at("inherited_top1");
+  CHECK(searched == Approx(last.at("test_top1").get<double>()).margin(100.0 / 64 + 1e-9));
+  for (const auto& b : front.at("baselines"))
+    if (b.at("name") == "all-relu_softmax") CHECK(b.at("inherited_top1") == searched);
+}
+
+TEST_CASE("cli search-mpc --softmax-candidates: gammas searched, three kinds placed, random baseline alike", "[kind_search][cli]") {
+  namespace fs = std::filesystem;
+  const std::string common = tiny_search_flags("kss") + " --epochs 1 --mu 0.5,1 --random-baselines 1";
+  const std::string out = scratch_path("kss_run");
+  fs::remove_all(out);
+  // A lambda this large makes the cost term dominate: softmax costs most under MPC, so every
+  // gamma's gradient is positive and the search pushes each below its initial 0.
+  auto r = run_cli("search-mpc" + common + " --lambda 1000 --softmax-candidates --json --out " +
+                   q(out));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json front = json::parse(r.out);
+  CHECK(front.at("softmax_candidates") == true);
+  const json saved = json::parse(read_text(out + "/search/alphas.json"));
+  REQUIRE(saved.at("gammas").size() == 4);
+  REQUIRE(saved.at("softmax_s").size() == 4);
+  for (const auto& g : saved.at("gammas")) CHECK(g.get<double>() < 0);
+  for (size_t h = 0; h < 4; ++h)  // each head's softmax costs more than its RSAttn
+    CHECK(saved.at("softmax_s")[h].get<double>() > saved.at("relu_softmax_s")[h].get<double>());
+  // The binarisation: gamma < 0 < (1 - gamma) alpha wherever alpha > 0, so no head is softmax,
+  // and mu counts the nonlinear heads.
+  for (const auto& n : front.at("networks")) {
+    const ArchSpec a = load_arch(out + "/" + n.at("arch").get<std::string>());
+    CHECK(n.at("softmax_heads") == count_kinds(a, AttentionKind::Softmax));
+    CHECK(n.at("relu_softmax_heads") == count_kinds(a, AttentionKind::ReluSoftmax));
+    CHECK(n.at("relu_softmax_heads").get<int>() + n.at("softmax_heads").get<int>() ==
+          (n.at("mu") == 1.0 ? 4 : 2));
+  }
+  for (const auto& b : front.at("baselines"))
+    if (b.at("name") == "all-softmax") CHECK(b.at("softmax_heads") == 4);
+  CHECK_THAT(read_text(out + "/front.csv"), Contains("softmax_heads"));
+  // Determinism: the same seed and flags in a fresh directory give the same alphas and gammas.
+  const std::string again = scratch_path("kss_again");
+  fs::remove_all(again);
+  r = run_cli("search-mpc" + common + " --lambda 1000 --softmax-candidates --json --out " +
+              q(again));
+  REQUIRE(r.code == 0);
+  const json saved_again = json::parse(read_text(again + "/search/alphas.json"));
+  CHECK(saved_again.at("alphas") == saved.at("alphas"));
+  CHECK(saved_again.at("gammas") == saved.at("gammas"));
+
+  // At lambda 0 with a learning rate of 1e-12 nothing moves: gamma 0 and alpha 1 everywhere,
+  // every nonlinear head RSAttn, as MPCViT's search would give.
+  const std::string still = scratch_path("kss_still");
+  fs::remove_all(still);
+  r = run_cli("search-mpc" + common + " --lambda 0 --lr 1e-12 --min-lr 1e-12 --warmup-lr 1e-12 "
+              "--softmax-candidates --json --out " + q(still));
+  REQUIRE(r.code == 0);
+  for (const auto& n : json::parse(r.out).at("networks")) CHECK(n.at("softmax_heads") == 0);
+
+  // The same directory without --softmax-candidates: another search, refused, nothing touched.
+  const std::string before = read_text(out + "/front.json");
+  r = run_cli("search-mpc" + common + " --lambda 1000 --json --resume --out " + q(out));
+  CHECK(r.is_input_error());
+  CHECK(read_text(out + "/front.json") == before);
+}
+
+TEST_CASE("cli search-mpc on efficientvit: retrained with a teacher, no token term unless asked", "[kind_search][cli]") {
+  namespace fs = std::filesystem;
+  const std::string arch = scratch_path("kse_custom.json");
+  write_text(arch, kCustomSpec);
+  const std::string table = scratch_path("kse_mpc.json");
+  fs::remove(table);
+  REQUIRE(run_cli("profile --device mpc --link wan --arch " + q(arch) + " --out " + q(table)).code == 0);
+  const ArchSpec spec = arch_from_json(json::parse(kCustomSpec));
+  const std::string teacher = scratch_path("kse_teacher.safetensors");
+  save_weights(*build_model(with_all(spec, AttentionKind::Softmax)), teacher);
+  const std::string common = " --arch " + q(arch) + " --table " + q(table) +
+                             " --data synthetic:64 --batch 16 --threads 1 --no-progress "
+                             "--log-level warn --epochs 1 --mu 0.5 --retrain-epochs 1 "
+                             "--teacher-weights " + q(teacher);
+  const std::string out = scratch_path("kse_run");
+  fs::remove_all(out);
+  // The token MSE is vit's (MPCViT's default here): left off for efficientvit, not an error.
+  auto r = run_cli("search-mpc" + common + " --json --out " + q(out));
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const json front = json::parse(r.out);
+  CHECK(front.at("networks")[0].at("relu_softmax_heads") ==
+        int(head_kinds(spec).size()) - int(0.5 * double(head_kinds(spec).size())));
+  CHECK(front.at("networks")[0].at("test_top1").get<double>() >= 0);
+  // Asked for explicitly, it is refused with the reason.
+  const std::string fresh = scratch_path("kse_token");
+  fs::remove_all(fresh);
+  r = run_cli("search-mpc" + common + " --distill-token-beta 1 --out " + q(fresh));
+  CHECK(r.is_input_error());
+  CHECK_THAT(r.err, Contains("vit family"));
+}
+
 // MPCViT+ (issue 13 part 2): a beta per layer mixing the MLP's GeLU with the identity.
 TEST_CASE("linearisation search: betas of 1 and 0 are GeLU and linear networks, binarisation, costs", "[kind_search]") {
   torch::NoGradGuard no_grad;
@@ -274,7 +430,7 @@ TEST_CASE("linearisation search: betas of 1 and 0 are GeLU and linear networks, 
     if (beta == 0.0)
       for (auto& l : plain_spec.vit.layers) l.act = Activation::Identity;
     Classifier plain = build_model(plain_spec);
-    load_state_dict(*plain, without_search_parameters(*search), "search weights");
+    load_state_dict(*plain, without_search_parameters(state_dict(*search)), "search weights");
     plain->eval();
     INFO("beta " << beta);
     CHECK(max_diff(search->forward(x), plain->forward(x)) < 1e-5);

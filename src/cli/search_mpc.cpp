@@ -1,6 +1,7 @@
 // vitnas search-mpc --arch A --table T.json --data D --out DIR [--mu 0.1,0.3,0.5,0.7]
 //   [--lambda L] [--cost latency|l1] [--epochs E] [--retrain-epochs R] [--teacher-weights W]
-//   [--random-baselines N] [--linearise N] [--resume] [training flags]
+//   [--random-baselines N] [--retrain-baselines] [--softmax-candidates] [--linearise N] [--resume]
+//   [training flags]
 // MPCViT's MPC-aware head-kind search (search/mpc_search_job.h does the work).
 #include <algorithm>
 #include <memory>
@@ -27,6 +28,7 @@ struct SearchMpcCliOptions {
   std::string arch, table;
   std::vector<double> mu = {0.1, 0.3, 0.5, 0.7};
   MpcSearchOptions search;
+  CLI::Option* token_beta_flag = nullptr;  // --distill-token-beta, to tell a default from a choice
 };
 
 void run_search_mpc(SearchMpcCliOptions& o) {
@@ -43,6 +45,9 @@ void run_search_mpc(SearchMpcCliOptions& o) {
   s.teacher_weights = o.train.recipe.teacher_weights;
   s.recipe.teacher_weights.clear();
   s.mu = o.mu;
+  // MPCViT's token MSE is on by default for vit; an efficientvit network has no tokens.
+  if (s.recipe.arch.family != Family::ViT && o.token_beta_flag->count() == 0)
+    s.recipe.distill_token_beta = 0;
   if (o.train.warmup_epochs_flag->count() == 0) {  // the default, shortened to fit both phases
     const int64_t shortest = s.retrain_epochs > 0 ? std::min(s.recipe.epochs, s.retrain_epochs)
                                                   : s.recipe.epochs;
@@ -65,19 +70,20 @@ void run_search_mpc(SearchMpcCliOptions& o) {
     print_json(front);
     return;
   }
-  std::printf("%-34s %-9s %5s %9s %12s %9s\n", "network", "placement", "mu", "RSAttn", "MPC s",
-              "top-1");
-  for (const auto& n : front.at("networks"))
-    std::printf("%-34s %-9s %5.2f %4d / %-3d %12.3f %8s\n", n.at("name").get<std::string>().c_str(),
-                n.at("placement").get<std::string>().c_str(), n.at("mu").get<double>(),
-                n.at("relu_softmax_heads").get<int>(), n.at("heads").get<int>(),
-                n.at("mpc_seconds").get<double>(),
-                n.at("test_top1").get<double>() < 0
-                    ? "-"
-                    : fmt::format("{:.2f}%", n.at("test_top1").get<double>()).c_str());
-  for (const auto& b : front.at("baselines"))
-    std::printf("%-34s %-9s %5s %9s %12.3f\n", b.at("name").get<std::string>().c_str(), "baseline",
-                "", "", b.at("mpc_seconds").get<double>());
+  std::printf("%-34s %-9s %5s %9s %7s %12s %9s %10s\n", "network", "placement", "mu", "RSAttn",
+              "softmax", "MPC s", "top-1", "inherited");
+  for (const char* rows : {"networks", "baselines"})
+    for (const auto& n : front.at(rows))
+      std::printf("%-34s %-9s %5.2f %4d / %-3d %7d %12.3f %8s %9.2f%%\n",
+                  n.at("name").get<std::string>().c_str(),
+                  n.at("placement").get<std::string>().c_str(), n.at("mu").get<double>(),
+                  n.at("relu_softmax_heads").get<int>(), n.at("heads").get<int>(),
+                  n.at("softmax_heads").get<int>(),
+                  n.at("mpc_seconds").get<double>(),
+                  n.at("test_top1").get<double>() < 0
+                      ? "-"
+                      : fmt::format("{:.2f}%", n.at("test_top1").get<double>()).c_str(),
+                  n.at("inherited_top1").get<double>());
   std::printf("wrote %s/front.json, front.csv, front.svg\n", o.train.out.c_str());
 }
 
@@ -85,13 +91,15 @@ void run_search_mpc(SearchMpcCliOptions& o) {
 
 void register_search_mpc(CLI::App& root) {
   auto o = std::make_shared<SearchMpcCliOptions>();
-  o->train.recipe.distill_token_beta = 1.0;  // MPCViT's token term, on by default here
+  o->train.recipe.distill_token_beta = 1.0;  // MPCViT's token term, on by default here (vit)
   auto* cmd = root.add_subcommand(
       "search-mpc", "MPCViT's MPC-aware search: which heads keep RSAttn (the rest ScaleAttn) "
                     "at each mu, retrained with distillation; writes the front");
   cmd->add_option("--arch", o->arch, "the network whose heads are searched (preset or ArchSpec JSON)")->required();
   cmd->add_option("--table", o->table, "an mpc latency table (vitnas profile --device mpc)")->required();
-  cmd->add_option("--mu", o->mu, "RSAttn ratios in (0, 1], comma-separated")
+  cmd->add_option("--mu", o->mu,
+                  "RSAttn ratios in (0, 1], comma-separated (with --softmax-candidates: the "
+                  "ratio of RSAttn and softmax heads together)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--lambda", o->search.lambda, "weight of the heads' MPC seconds in the search loss")
@@ -106,15 +114,23 @@ void register_search_mpc(CLI::App& root) {
       ->check(integer_in(0, kMaxEpochs))
       ->capture_default_str();
   cmd->add_option("--random-baselines", o->search.random_baselines,
-                  "per mu, also retrain this many random placements of as many RSAttn heads")
+                  "per mu, also retrain this many random placements of as many RSAttn (and "
+                  "softmax) heads")
       ->check(integer_in(0, 100))
       ->capture_default_str();
+  cmd->add_flag("--retrain-baselines", o->search.retrain_baselines,
+               "also retrain the all-softmax, all-RSAttn and all-ScaleAttn networks the same "
+               "way (MPCViT's table)");
+  cmd->add_flag("--softmax-candidates", o->search.softmax_candidates,
+               "let softmax be a third candidate per head (a gamma per head, init 0: gamma "
+               "softmax + (1 - gamma) the MPCViT mix; not in MPCViT)");
   cmd->add_option("--linearise", o->search.linearise,
                   "MPCViT+ (vit): also search a beta per layer (GeLU or identity) and make this "
                   "many lowest-beta layers linear in every network")
       ->check(integer_in(0, 10000))
       ->capture_default_str();
   add_training_options(*cmd, o->train, /*classifier=*/true);
+  o->token_beta_flag = cmd->get_option("--distill-token-beta");
   cmd->callback([o] { run_search_mpc(*o); });
 }
 

@@ -38,6 +38,16 @@ void add_training_options(CLI::App& sub, TrainCliOptions& o, bool classifier) {
   sub.add_option("--ema-decay", r.ema_decay, "model EMA decay, 0 = off")->check(number_in(0, 0.999999))->capture_default_str();
   sub.add_option("--val-fraction", r.val_fraction, "training images held out for validation")->check(number_in(0, 0.99))
       ->capture_default_str();
+  sub.add_option("--train-images", r.train_images,
+                 "train on a random subset of this many images of the train split (0: all), "
+                 "for short experiments")
+      ->check(integer_in(0, int64_t{1} << 40))
+      ->capture_default_str();
+  sub.add_option("--test-images", r.test_images,
+                 "test on a random subset of this many test images (0: all), the same subset "
+                 "for every seed")
+      ->check(integer_in(0, int64_t{1} << 40))
+      ->capture_default_str();
   sub.add_option("--augment", r.augment, "auto | rrc | pad_crop | none")->capture_default_str();
   sub.add_flag("--flip,!--no-flip", r.flip, "random horizontal flips")->capture_default_str();
   sub.add_option("--rrc-min-scale", r.rrc_min_scale, "random-resized-crop: smallest area fraction")->check(number_in(0.01, 1))->capture_default_str();

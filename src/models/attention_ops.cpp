@@ -66,10 +66,13 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
 
 torch::Tensor attend_search(const torch::Tensor& q, const torch::Tensor& k,
                             const torch::Tensor& v, const torch::Tensor& bias,
-                            const torch::Tensor& alpha, double scale) {
+                            const torch::Tensor& alpha, const torch::Tensor& gamma,
+                            double scale) {
   const auto scores = scores_of(q, k, bias, scale);
-  const auto map = alpha * attention_map(scores, AttentionKind::ReluSoftmax) +
-                   (1 - alpha) * attention_map(scores, AttentionKind::Scaling);
+  auto map = alpha * attention_map(scores, AttentionKind::ReluSoftmax) +
+             (1 - alpha) * attention_map(scores, AttentionKind::Scaling);
+  if (gamma.defined())
+    map = gamma * attention_map(scores, AttentionKind::Softmax) + (1 - gamma) * map;
   return times_v(map, v);
 }
 

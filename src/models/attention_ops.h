@@ -29,10 +29,11 @@ torch::Tensor attend(const torch::Tensor& q, const torch::Tensor& k, const torch
 
 // MPCViT's search form of a head: (alpha * RSAttn(S) + (1 - alpha) * ScaleAttn(S)) v, S = scale
 // q k^T + bias, alpha a learned weight (not clamped) that broadcasts against S: a 0-D tensor for
-// one head, (H, 1, 1) for heads batched on dimension -3.
+// one head, (H, 1, 1) for heads batched on dimension -3. With softmax as a third candidate
+// (gamma defined, shaped as alpha): (gamma * Softmax(S) + (1 - gamma) * (the MPCViT map)) v.
 torch::Tensor attend_search(const torch::Tensor& q, const torch::Tensor& k,
                             const torch::Tensor& v, const torch::Tensor& bias,
-                            const torch::Tensor& alpha, double scale);
+                            const torch::Tensor& alpha, const torch::Tensor& gamma, double scale);
 
 // The same for inference (no autograd), with the scale already folded into q (B, N, kd); the
 // scores are computed and mapped in place, and softmax heads on CPU float32 run the fused

@@ -63,7 +63,8 @@ torch::Tensor CascadedGroupAttentionImpl::forward(const torch::Tensor& x) {
     q = dws[i]->as<Conv2dBN>()->forward(q);  // (B, kd, R, R)
     const double scale = 1.0 / std::sqrt(double(h.key_dim));
     auto out = alpha.defined()
-                   ? attend_search(tokens(q), tokens(k), tokens(v), head_bias(i), alpha[i], scale)
+                   ? attend_search(tokens(q), tokens(k), tokens(v), head_bias(i), alpha[i],
+                                   gamma.defined() ? gamma[i] : gamma, scale)
                    : attend(tokens(q), tokens(k), tokens(v), head_bias(i), h.kind, scale);  // (B, N, v)
     feat = out.transpose(1, 2).reshape({B, h.v_dim, R, R});
     outs.push_back(feat);
@@ -71,10 +72,12 @@ torch::Tensor CascadedGroupAttentionImpl::forward(const torch::Tensor& x) {
   return proj->forward(torch::cat(outs, 1));
 }
 
-void CascadedGroupAttentionImpl::enable_kind_search() {
-  if (!alpha.defined())
-    alpha = register_parameter("alpha", torch::ones({int64_t(spec_.heads.size())},
-                                                    attention_biases.options()));
+void CascadedGroupAttentionImpl::enable_kind_search(bool softmax_candidates) {
+  const auto options = attention_biases.options();
+  const int64_t heads = int64_t(spec_.heads.size());
+  if (!alpha.defined()) alpha = register_parameter("alpha", torch::ones({heads}, options));
+  if (softmax_candidates && !gamma.defined())
+    gamma = register_parameter("gamma", torch::zeros({heads}, options));
 }
 
 std::array<ConvBNWeights, 3> CascadedGroupAttentionImpl::qkv_active(int64_t i, int64_t chunk,

@@ -53,7 +53,8 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
     auto q = parts[0].view({B, T, H, dq}).transpose(1, 2);  // (B, H, T, dq)
     auto k = parts[1].view({B, T, H, dq}).transpose(1, 2);
     auto v = parts[2].view({B, T, H, dv}).transpose(1, 2);  // (B, H, T, dv)
-    auto out = search ? attend_search(q, k, v, {}, alpha.view({H, 1, 1}), scale)
+    auto out = search ? attend_search(q, k, v, {}, alpha.view({H, 1, 1}),
+                                      gamma.defined() ? gamma.view({H, 1, 1}) : gamma, scale)
                       : attend(q, k, v, {}, heads_[0].kind, scale);  // (B, H, T, dv)
     return proj(out.transpose(1, 2).reshape({B, T, H * dv}));
   }
@@ -64,7 +65,9 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
     auto q = parts[0].narrow(-1, oq, h.qk_dim), k = parts[1].narrow(-1, oq, h.qk_dim);
     auto v = parts[2].narrow(-1, ov, h.v_dim);
     const double scale = 1.0 / std::sqrt(double(h.qk_dim));
-    outs.push_back(search ? attend_search(q, k, v, {}, alpha[int64_t(outs.size())], scale)
+    const int64_t i = int64_t(outs.size());
+    outs.push_back(search ? attend_search(q, k, v, {}, alpha[i],
+                                          gamma.defined() ? gamma[i] : gamma, scale)
                           : attend(q, k, v, {}, h.kind, scale));  // (B, T, v)
     oq += h.qk_dim;
     ov += h.v_dim;
@@ -72,9 +75,11 @@ torch::Tensor ViTAttentionImpl::forward(const torch::Tensor& x) {
   return proj(torch::cat(outs, -1));
 }
 
-void ViTAttentionImpl::enable_kind_search() {
-  if (!alpha.defined())
-    alpha = register_parameter("alpha", torch::ones({int64_t(heads_.size())}, qkv->weight.options()));
+void ViTAttentionImpl::enable_kind_search(bool softmax_candidates) {
+  const auto options = qkv->weight.options();
+  if (!alpha.defined()) alpha = register_parameter("alpha", torch::ones({int64_t(heads_.size())}, options));
+  if (softmax_candidates && !gamma.defined())
+    gamma = register_parameter("gamma", torch::zeros({int64_t(heads_.size())}, options));
 }
 
 MlpImpl::MlpImpl(int64_t dim, int64_t hidden, Activation act) : act_(act) {

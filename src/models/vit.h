@@ -28,8 +28,9 @@ class ViTAttentionImpl : public torch::nn::Module {
 
   // MPCViT's head-kind search (models/kind_search.h): registers `alpha` (heads), ones; from then
   // on forward() runs every head as alpha_i RSAttn + (1 - alpha_i) ScaleAttn, whatever its kind.
-  void enable_kind_search();
-  torch::Tensor alpha;  // undefined unless searching
+  // With softmax_candidates also `gamma` (heads), zeros: gamma_i Softmax + (1 - gamma_i) (that).
+  void enable_kind_search(bool softmax_candidates);
+  torch::Tensor alpha, gamma;  // undefined unless searching (gamma: unless softmax is a candidate)
 
  private:
   std::vector<ViTHeadSpec> heads_;

@@ -36,16 +36,29 @@ int relu_softmax_heads(int heads, double mu) {
   return heads - static_cast<int>((1 - mu) * heads);
 }
 
-ArchSpec binarise_kinds(const ArchSpec& spec, const std::vector<double>& alphas, int count) {
+ArchSpec binarise_kinds(const ArchSpec& spec, const std::vector<double>& alphas, int count,
+                        const std::vector<double>& gammas) {
   require_count(spec, count);
-  require(alphas.size() == head_kinds(spec).size(),
-          std::to_string(alphas.size()) + " alphas for the " +
-              std::to_string(head_kinds(spec).size()) + " heads of " + spec.name);
-  std::vector<size_t> order(alphas.size());
+  const size_t heads = head_kinds(spec).size();
+  require(alphas.size() == heads, std::to_string(alphas.size()) + " alphas for the " +
+                                      std::to_string(heads) + " heads of " + spec.name);
+  require(gammas.empty() || gammas.size() == heads,
+          std::to_string(gammas.size()) + " gammas for the " + std::to_string(heads) +
+              " heads of " + spec.name);
+  auto gamma = [&](size_t h) { return gammas.empty() ? 0.0 : gammas[h]; };
+  std::vector<double> weight(heads);  // the head's weight on nonlinear maps
+  for (size_t h = 0; h < heads; ++h) weight[h] = 1 - (1 - gamma(h)) * (1 - alphas[h]);
+  std::vector<size_t> order(heads);
   std::iota(order.begin(), order.end(), size_t(0));
   std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return alphas[a] > alphas[b]; });
-  return with_relu_softmax_at(spec, order, count);
+                   [&](size_t a, size_t b) { return weight[a] > weight[b]; });
+  ArchSpec out = with_relu_softmax_at(spec, order, count);
+  std::vector<AttentionKind*> kinds = head_kinds(out);
+  for (int i = 0; i < count; ++i) {
+    const size_t h = order[size_t(i)];
+    if (gamma(h) > (1 - gamma(h)) * alphas[h]) *kinds[h] = AttentionKind::Softmax;
+  }
+  return out;
 }
 
 ArchSpec linearise_layers(const ArchSpec& spec, const std::vector<double>& betas, int count) {
@@ -66,15 +79,27 @@ ArchSpec linearise_layers(const ArchSpec& spec, const std::vector<double>& betas
   return out;
 }
 
-ArchSpec random_kinds(const ArchSpec& spec, int count, uint64_t seed) {
+ArchSpec random_kinds(const ArchSpec& spec, int count, uint64_t seed, int softmax_count) {
   require_count(spec, count);
+  require(softmax_count >= 0 && softmax_count <= count,
+          "softmax heads: " + std::to_string(softmax_count) + " of " + std::to_string(count) +
+              " nonlinear heads");
   std::vector<size_t> order(head_kinds(spec).size());
   std::iota(order.begin(), order.end(), size_t(0));
   std::mt19937_64 rng(seed);
   // Fisher-Yates by hand: std::shuffle's draws differ between standard libraries.
   for (size_t i = order.size(); i > 1; --i)
     std::swap(order[i - 1], order[size_t(rng() % i)]);
-  return with_relu_softmax_at(spec, order, count);
+  ArchSpec out = with_relu_softmax_at(spec, order, count);
+  std::vector<AttentionKind*> kinds = head_kinds(out);
+  for (int i = 0; i < softmax_count; ++i) *kinds[order[size_t(i)]] = AttentionKind::Softmax;
+  return out;
+}
+
+int count_kinds(const ArchSpec& spec, AttentionKind kind) {
+  int n = 0;
+  for (AttentionKind k : head_kinds(spec)) n += k == kind;
+  return n;
 }
 
 }  // namespace vitnas

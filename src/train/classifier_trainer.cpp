@@ -15,7 +15,7 @@ namespace {
 // The kind search's alphas (and betas) on `model`, before the optimizer sees its parameters.
 void enable_searches(const TrainRecipe& r, ClassifierImpl& model) {
   if (!r.kind_search) return;
-  enable_kind_search(model);
+  enable_kind_search(model, !r.kind_search->softmax_s.empty());
   if (!r.kind_search->activation_s.empty()) enable_linearisation_search(model);
 }
 
@@ -70,18 +70,28 @@ ClassifierTrainer::ClassifierTrainer(const TrainRecipe& recipe, const TrainRunti
       loss_(recipe, torch::Device(runtime.device)),
       trainer_(model_, trainer_options(recipe, runtime, steps_per_epoch), group, ema_model_) {
   if (!kind_search_) return;
-  alphas_ = enable_kind_search(*model_);  // already enabled: returns the registered alphas
+  // Already enabled: returns the registered parameters.
+  kinds_ = enable_kind_search(*model_, !kind_search_->softmax_s.empty());
   if (!kind_search_->activation_s.empty()) betas_ = enable_linearisation_search(*model_);
   const auto device = trainer_.device();
-  relu_softmax_s_ = torch::tensor(kind_search_->relu_softmax_s, torch::kFloat32).to(device);
-  scaling_s_ = torch::tensor(kind_search_->scaling_s, torch::kFloat32).to(device);
+  auto seconds = [&](const std::vector<double>& s) {
+    return torch::tensor(s, torch::kFloat32).to(device);
+  };
+  relu_softmax_s_ = seconds(kind_search_->relu_softmax_s);
+  scaling_s_ = seconds(kind_search_->scaling_s);
+  if (!kinds_.gammas.empty()) softmax_s_ = seconds(kind_search_->softmax_s);
 }
 
 torch::Tensor ClassifierTrainer::kind_search_loss() const {
-  const torch::Tensor alpha = torch::cat(alphas_);  // (heads), head_kinds order
+  const torch::Tensor alpha = torch::cat(kinds_.alphas);  // (heads), head_kinds order
   const bool l1 = kind_search_->cost == "l1";
-  torch::Tensor cost = l1 ? alpha.abs().sum()
-                          : (alpha * relu_softmax_s_ + (1 - alpha) * scaling_s_).sum();
+  // Per head: MPCViT's mixed cost; with softmax candidates, gamma softmax + (1 - gamma) that.
+  torch::Tensor head = l1 ? alpha.abs() : alpha * relu_softmax_s_ + (1 - alpha) * scaling_s_;
+  if (!kinds_.gammas.empty()) {
+    const torch::Tensor gamma = torch::cat(kinds_.gammas);
+    head = l1 ? head + gamma.abs() : gamma * softmax_s_ + (1 - gamma) * head;
+  }
+  torch::Tensor cost = head.sum();
   for (size_t l = 0; l < betas_.size(); ++l)  // MPCViT+: a linear layer costs nothing
     if (betas_[l].defined())
       cost = cost + (l1 ? betas_[l].abs().sum() : betas_[l].sum() * kind_search_->activation_s[l]);
@@ -123,7 +133,8 @@ void ClassifierTrainer::evaluate(nlohmann::json& line, const EvalData& d) {
   };
   eval(*model_, "");
   if (ema_model_) eval(*ema_model_, "ema_");
-  if (kind_search_) line["alphas"] = alpha_values(alphas_);
+  if (kind_search_) line["alphas"] = alpha_values(kinds_.alphas);
+  if (!kinds_.gammas.empty()) line["gammas"] = alpha_values(kinds_.gammas);
   if (!betas_.empty()) line["betas"] = alpha_values(betas_);  // NaN (null): a linear layer
 }
 
@@ -134,13 +145,18 @@ void ClassifierTrainer::save(const std::filesystem::path& dir, int64_t epochs_do
   save_weights(*model_, (dir / "weights.safetensors").string(), meta);
   if (ema_model_) save_weights(*ema_model_, (dir / "weights_ema.safetensors").string(), meta);
   if (kind_search_) {
-    write_json_file_atomic((dir / "alphas.json").string(),
-                           {{"arch", arch_.name}, {"epoch", epochs_done},
-                            {"alphas", alpha_values(alphas_)},
-                            {"relu_softmax_s", kind_search_->relu_softmax_s},
-                            {"scaling_s", kind_search_->scaling_s},
-                            {"betas", alpha_values(betas_)},
-                            {"activation_s", kind_search_->activation_s}});
+    nlohmann::json values = {{"arch", arch_.name},
+                             {"epoch", epochs_done},
+                             {"alphas", alpha_values(kinds_.alphas)},
+                             {"relu_softmax_s", kind_search_->relu_softmax_s},
+                             {"scaling_s", kind_search_->scaling_s},
+                             {"betas", alpha_values(betas_)},
+                             {"activation_s", kind_search_->activation_s}};
+    if (!kinds_.gammas.empty()) {
+      values["gammas"] = alpha_values(kinds_.gammas);
+      values["softmax_s"] = kind_search_->softmax_s;
+    }
+    write_json_file_atomic((dir / "alphas.json").string(), values);
   }
 }
 

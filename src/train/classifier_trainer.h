@@ -11,6 +11,7 @@
 #include <torch/types.h>
 
 #include "models/classifier.h"
+#include "models/kind_search.h"
 #include "train/checkpoint.h"
 #include "train/classifier_loss.h"
 #include "train/distributed.h"
@@ -64,8 +65,8 @@ class ClassifierTrainer : public TrainTask {
   ArchSpec arch_;
   std::optional<TrainRecipe::KindSearch> kind_search_;
   Classifier model_, ema_model_;  // ema_model_ null without EMA
-  std::vector<torch::Tensor> alphas_;  // with kind_search_, per attention module (kind_search.h)
-  torch::Tensor relu_softmax_s_, scaling_s_;  // the heads' MPC seconds, flat
+  KindSearchParameters kinds_;  // with kind_search_: alphas (and gammas) per attention module
+  torch::Tensor relu_softmax_s_, scaling_s_, softmax_s_;  // the heads' MPC seconds, flat
   std::vector<torch::Tensor> betas_;          // MPCViT+: per layer (undefined: already linear)
   ClassifierLoss loss_;
   Trainer trainer_;

@@ -53,6 +53,16 @@ Datasets open_datasets(const TrainRecipe& r) {
   } else {
     d.train = full;
   }
+  if (r.train_images > 0 && r.train_images < d.train->size()) {
+    // A random subset of the train part (the validation split is unchanged): the images kept
+    // are the "held out" side of a seeded split of the train part.
+    std::vector<int64_t> kept =
+        data::split_by_count(d.train->size(), r.train_images, r.seed + 1).val;
+    d.train = std::make_shared<data::Subset>(d.train, std::move(kept));
+  }
+  if (r.test_images > 0 && r.test_images < d.test->size())
+    d.test = std::make_shared<data::Subset>(
+        d.test, data::split_by_count(d.test->size(), r.test_images, /*seed=*/0).val);
   return d;
 }
 

@@ -43,7 +43,8 @@ struct TrainResult {
 };
 
 // The recipe's data: the training set split into train and validation by val_fraction and the
-// seed (the same split in every command that opens it), and the test set. InputError for a
+// seed (the same split in every command that opens it), the train part cut to train_images
+// when set, and the test set (cut to test_images when set). InputError for a
 // dataset that cannot be opened or has more classes than the architecture predicts.
 struct Datasets {
   std::shared_ptr<const data::Dataset> train, val, test;  // val null without a split

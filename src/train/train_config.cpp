@@ -18,6 +18,8 @@ void validate(const TrainRecipe& r) {
   vitnas::validate(r.arch);
   require_range(r.epochs >= 1, "epochs", ">= 1");
   require_range(r.batch_size >= 1, "batch", ">= 1");
+  require_range(r.train_images >= 0, "train-images", ">= 0 (0: all)");
+  require_range(r.test_images >= 0, "test-images", ">= 0 (0: all)");
   // Training BatchNorm normalises over the batch: one image has no variance to normalise by.
   require(r.batch_size >= 2 || r.arch.family == Family::ViT,
           "--batch: BatchNorm (efficientvit) needs at least 2 images per step and process");
@@ -31,6 +33,9 @@ void validate(const TrainRecipe& r) {
     require(k.relu_softmax_s.size() == heads && k.scaling_s.size() == heads,
             "kind search: the heads' MPC costs do not match the " + std::to_string(heads) +
                 " heads of " + r.arch.name);
+    require(k.softmax_s.empty() || k.softmax_s.size() == heads,
+            "kind search: the heads' softmax MPC costs do not match the " +
+                std::to_string(heads) + " heads of " + r.arch.name);
     require(k.activation_s.empty() || (r.arch.family == Family::ViT &&
                                        k.activation_s.size() == r.arch.vit.layers.size()),
             "kind search: the layers' activation costs do not match " + r.arch.name +
@@ -99,6 +104,8 @@ nlohmann::json recipe_to_json(const TrainRecipe& r) {
           {"amp", r.amp}};
   // Keys appear only when used, so that older checkpoints' recipes still compare equal.
   if (!r.init_weights.empty()) j["init_weights"] = r.init_weights;
+  if (r.train_images > 0) j["train_images"] = r.train_images;
+  if (r.test_images > 0) j["test_images"] = r.test_images;
   if (r.space) {
     j["space"] = space_to_json(*r.space);
     j["random_subnets"] = r.random_subnets;
@@ -111,6 +118,8 @@ nlohmann::json recipe_to_json(const TrainRecipe& r) {
                         {"scaling_s", r.kind_search->scaling_s}};
     if (!r.kind_search->activation_s.empty())
       j["kind_search"]["activation_s"] = r.kind_search->activation_s;
+    if (!r.kind_search->softmax_s.empty())
+      j["kind_search"]["softmax_s"] = r.kind_search->softmax_s;
   }
   return j;
 }

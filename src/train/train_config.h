@@ -37,6 +37,10 @@ struct TrainRecipe {
 
   // Data.
   double val_fraction = 0.1;      // of the training set, held out for validation (0: none)
+  int64_t train_images = 0;       // train on this many images of the train split (0: all);
+                                  // a random subset fixed by the seed, for short experiments
+  int64_t test_images = 0;        // test on this many images (0: all); one random subset for
+                                  // every seed, so that runs compare on the same images
   std::string augment = "auto";   // rrc | pad_crop | none | auto (pad_crop below 64 px, else rrc)
   bool flip = true;
   double rrc_min_scale = 0.08;
@@ -65,12 +69,15 @@ struct TrainRecipe {
   // with each head's MPC seconds in head_kinds(arch) order (profile/mpc_model.h). With
   // activation_s (vit, one per layer: its MLP activation's MPC seconds), MPCViT+'s linearisation
   // search too: every MLP mixes beta act(h) + (1 - beta) h and the loss adds
-  // lambda * sum_l beta_l activation_s[l] (l1: |beta_l|).
+  // lambda * sum_l beta_l activation_s[l] (l1: |beta_l|). With softmax_s (per head), softmax is
+  // a third candidate: every head runs gamma Softmax + (1 - gamma) (the mix above) and costs
+  // gamma softmax_s[h] + (1 - gamma) (its cost above) (l1: |alpha_h| + |gamma_h|).
   struct KindSearch {
     double lambda = 0;
     std::string cost = "latency";
     std::vector<double> relu_softmax_s, scaling_s;
     std::vector<double> activation_s;  // empty: no linearisation search
+    std::vector<double> softmax_s;     // empty: softmax is not a candidate
   };
   std::optional<KindSearch> kind_search;
 };
