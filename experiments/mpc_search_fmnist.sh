@@ -16,13 +16,15 @@
 #   5. the summary table (experiments/mpc_search_summary.py) and the result files.
 # INHERITED_ONLY=1 runs only the two searches, without retraining (a few minutes): every network's
 # inherited top-1 (the search's weights, no retraining), into RESULTS/inherited_s{0,1}/ and
-# RESULTS/inherited.txt, and checks that the alphas are those of RESULTS/search_s{0,1}/.
+# RESULTS/inherited.txt, and checks that the alphas are those of RESULTS/search_s{0,1}/. With
+# SOFTMAX_CANDIDATES=1 too, the searches have softmax as a third candidate per head
+# (--softmax-candidates), into RESULTS/inherited_softmax_s{0,1}/ and inherited_softmax.txt.
 # Every step resumes: rerun the same command after an interruption. The defaults are what fits
 # this machine in 95 minutes, far too short for the accuracies to mean anything (see the README);
 # on a GPU: IMAGES=0 TEST_IMAGES=0 EPOCHS=30 TEACHER_EPOCHS=30 SEARCH_EPOCHS=10 DEVICE=cuda.
-# EfficientViT (issue 13's search over cascaded group attention heads, README):
-#   ARCH=experiments/train/efficientvit_fmnist.json LIN=0 NO_KD=0 IMAGES=20000 TEST_IMAGES=0
-#   EPOCHS=3 TEACHER_EPOCHS=3 SEARCH_EPOCHS=2 LR=2e-3
+# EfficientViT (issue 13's search over cascaded group attention heads, README; 37 minutes):
+#   ARCH=experiments/train/efficientvit_fmnist.json LIN=0 NO_KD=0 IMAGES=12800 TEST_IMAGES=0
+#   EPOCHS=3 TEACHER_EPOCHS=6 SEARCH_EPOCHS=2 LR=2e-3
 #   RESULTS=experiments/results/mpc_search_efficientvit_fmnist
 # Usage: experiments/mpc_search_fmnist.sh [RUN_DIR]   (VITNAS=./build/vitnas,
 #        ARCH=experiments/mpc/vit_7_4_32_fmnist.json, IMAGES=2560, TEST_IMAGES=2000, EPOCHS=1,
@@ -49,7 +51,8 @@ mkdir -p "$out" "$results"
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 # The table: the analytic 2-party model on WAN, calibrated on MPCViT's seven CIFAR-10 points.
-"$vitnas" profile --device mpc --link wan --arch "$arch" --out "$out/mpc_wan.json" --log-level warn
+"$vitnas" profile --device mpc --link wan --arch "$arch" --out "$out/mpc_wan.json" --resume \
+  --log-level warn
 "$vitnas" latency calibrate --form link --table "$out/mpc_wan.json" \
   --measured experiments/mpc/mpcvit_cifar10_all.json --out "$out/mpc_wan_calibrated.json" \
   --log-level warn > /dev/null
@@ -61,27 +64,35 @@ common=(--data fashion-mnist --train-images "$images" --test-images "$test_image
         --log-level warn --resume)
 
 if [ "${INHERITED_ONLY:-0}" = 1 ]; then
+  name=inherited
+  extra=()
+  if [ "${SOFTMAX_CANDIDATES:-0}" = 1 ]; then
+    name=inherited_softmax
+    extra=(--softmax-candidates)
+  fi
   pids=()
   for seed in 0 1; do
-    dir="$out/inherited_s$seed"
+    dir="$out/${name}_s$seed"
     mkdir -p "$dir"
     log "search-mpc seed $seed, inherited only -> $dir"
     "$vitnas" search-mpc --arch "$arch" --table "$table" "${common[@]}" --threads 1 \
       --seed "$seed" --epochs "$search_epochs" --lambda "$lambda" --cost latency \
-      --random-baselines 1 --out "$dir" --json > "$dir.json.tmp" &
+      --random-baselines 1 "${extra[@]}" --out "$dir" --json > "$dir.json.tmp" &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid"; done  # set -e: a failed search stops here
   for seed in 0 1; do
-    dir="$out/inherited_s$seed"
+    dir="$out/${name}_s$seed"
     mv "$dir.json.tmp" "$dir.json"
-    mkdir -p "$results/inherited_s$seed"
+    mkdir -p "$results/${name}_s$seed"
     cp "$dir/front.csv" "$dir/front.json" "$dir/search/alphas.json" "$dir/search/metrics.jsonl" \
-      "$results/inherited_s$seed/"
-    cmp -s "$dir/search/alphas.json" "$results/search_s$seed/alphas.json" \
-      || echo "note: seed $seed's alphas differ from $results/search_s$seed/alphas.json" >&2
+      "$results/${name}_s$seed/"
+    if [ "$name" = inherited ]; then
+      cmp -s "$dir/search/alphas.json" "$results/search_s$seed/alphas.json" \
+        || echo "note: seed $seed's alphas differ from $results/search_s$seed/alphas.json" >&2
+    fi
   done
-  python3 experiments/mpc_search_summary.py --inherited "$out" | tee "$results/inherited.txt"
+  python3 experiments/mpc_search_summary.py --inherited "$out" "$name" | tee "$results/$name.txt"
   exit 0
 fi
 

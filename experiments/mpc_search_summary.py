@@ -8,7 +8,8 @@
   3. MPCViT+: the linearised mu networks' seconds and top-1 against the plain ones (seed 0);
 and the issue's three checks, each printed as met or not met.
 With --inherited, only table 2b, from the inherited-only runs (INHERITED_ONLY=1 of the script):
-`mpc_search_summary.py --inherited RUN_DIR`.
+`mpc_search_summary.py --inherited RUN_DIR [NAME]`, NAME inherited (default) or inherited_softmax
+(SOFTMAX_CANDIDATES=1: also the searched networks' softmax heads).
 """
 import json
 import math
@@ -43,9 +44,11 @@ def print_inherited(fronts, mus) -> None:
     for mu in mus:
         s = [row(fronts[i], "searched", mu)["inherited_top1"] for i in (0, 1)]
         r = [row(fronts[i], "random", mu)["inherited_top1"] for i in (0, 1)]
+        softmax = [row(fronts[i], "searched", mu).get("softmax_heads", 0) for i in (0, 1)]
         print(f"{mu:>4g} {s[0]:>10.2f}% {s[1]:>6.2f}% {statistics.median(s):>6.2f}% "
               f"{r[0]:>9.2f}% {r[1]:>6.2f}% {statistics.median(r):>6.2f}% "
-              f"{statistics.median(s) - statistics.median(r):>+6.2f}")
+              f"{statistics.median(s) - statistics.median(r):>+6.2f}"
+              + (f"   softmax heads s0 {softmax[0]}, s1 {softmax[1]}" if any(softmax) else ""))
     for b0, b1 in zip(fronts[0]["baselines"], fronts[1]["baselines"]):
         print(f"  {b0['name']:<18} s0 {b0['inherited_top1']:>6.2f}%  s1 {b1['inherited_top1']:>6.2f}%")
 
@@ -68,9 +71,10 @@ def print_linearised(f0, lin, mus) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--inherited":
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--inherited":
         out = Path(sys.argv[2])
-        fronts = {s: json.loads((out / f"inherited_s{s}.json").read_text()) for s in (0, 1)}
+        name = sys.argv[3] if len(sys.argv) == 4 else "inherited"
+        fronts = {s: json.loads((out / f"{name}_s{s}.json").read_text()) for s in (0, 1)}
         print_inherited(fronts, sorted({n["mu"] for n in fronts[0]["networks"]}))
         return 0
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/mpc_search_fmnist")
