@@ -1,7 +1,7 @@
 """EfficientViT (Liu et al., CVPR 2023, "Memory Efficient Vision Transformer with Cascaded Group
 Attention"), ported module for module from Microsoft's official
 `EfficientViT/classification/model/efficientvit.py` and the m0 entry of its `build.py`, so the
-training-step benchmark can time the official PyTorch model without timm installed. Same module
+training-step and inference benchmarks can time the official PyTorch model without timm installed. Same module
 names, so the state-dict keys are the official ones; timm's SqueezeExcite and trunc_normal_ are
 written out below. For benchmarks and tests only: vitnas itself never runs Python.
 """
@@ -46,6 +46,19 @@ class Conv2d_BN(torch.nn.Sequential):
         torch.nn.init.constant_(self.bn.weight, bn_weight_init)
         torch.nn.init.constant_(self.bn.bias, 0)
 
+    @torch.no_grad()
+    def fuse(self):
+        c, bn = self._modules.values()
+        w = bn.weight / (bn.running_var + bn.eps) ** 0.5
+        w = c.weight * w[:, None, None, None]
+        b = bn.bias - bn.running_mean * bn.weight / (bn.running_var + bn.eps) ** 0.5
+        m = torch.nn.Conv2d(w.size(1) * self.c.groups, w.size(0), w.shape[2:],
+                            stride=self.c.stride, padding=self.c.padding,
+                            dilation=self.c.dilation, groups=self.c.groups)
+        m.weight.data.copy_(w)
+        m.bias.data.copy_(b)
+        return m
+
 
 class BN_Linear(torch.nn.Sequential):
     def __init__(self, a, b, bias=True, std=0.02):
@@ -55,6 +68,35 @@ class BN_Linear(torch.nn.Sequential):
         torch.nn.init.trunc_normal_(self.l.weight, std=std)
         if bias:
             torch.nn.init.constant_(self.l.bias, 0)
+
+    @torch.no_grad()
+    def fuse(self):
+        bn, l = self._modules.values()
+        w = bn.weight / (bn.running_var + bn.eps) ** 0.5
+        b = bn.bias - self.bn.running_mean * self.bn.weight / (bn.running_var + bn.eps) ** 0.5
+        w = l.weight * w[None, :]
+        if l.bias is None:
+            b = b @ self.l.weight.T
+        else:
+            b = (l.weight @ b[:, None]).view(-1) + self.l.bias
+        m = torch.nn.Linear(w.size(1), w.size(0))
+        m.weight.data.copy_(w)
+        m.bias.data.copy_(b)
+        return m
+
+
+def replace_batchnorm(net):
+    """The official utils.replace_batchnorm, which speed_test.py runs before tracing: every
+    Conv2d_BN and BN_Linear becomes its folded conv or linear."""
+    for child_name, child in net.named_children():
+        if hasattr(child, 'fuse'):
+            fused = child.fuse()
+            setattr(net, child_name, fused)
+            replace_batchnorm(fused)
+        elif isinstance(child, torch.nn.BatchNorm2d):
+            setattr(net, child_name, torch.nn.Identity())
+        else:
+            replace_batchnorm(child)
 
 
 class PatchMerging(torch.nn.Module):

@@ -10,6 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   cmake g++ ninja-build                      # build
   libtorch-dev libopenblas0-openmp libblas-dev  # LibTorch 1.13 (CPU) and a fast BLAS
+  libdnnl-dev                                # oneDNN headers: the fused network calls its convs directly
   nlohmann-json3-dev libspdlog-dev libcli11-dev libeigen3-dev # JSON, logging, command line, least squares
   catch2 libbenchmark-dev                    # tests (Catch2 v2), micro-benchmarks
   zlib1g-dev libpng-dev libturbojpeg0-dev pkg-config  # dataset readers (IDX gz, PNG, JPEG)

@@ -235,6 +235,40 @@ TEST_CASE("cli: forward runs and the fused network agrees", "[cli]") {
   CHECK(out_fused.metadata.at("network") == "fused");
 }
 
+// oneDNN picks its kernels for the CPU it runs on. DNNL_MAX_CPU_ISA caps the choice, and
+// DNNL_VERBOSE prints the kernel of every conv it runs ("exec" lines), so each capped path is
+// shown to run, and to give the unfused network's logits.
+TEST_CASE("cli: the fused network agrees on every oneDNN instruction set this CPU runs", "[cli][kernels]") {
+  const std::string w = perturbed_m0_weights(), x = input_file();
+  const std::string y = temp_path("y_isa.safetensors"), yf = temp_path("y_isa_fused.safetensors");
+  REQUIRE(run_cli(forward_args(w, x, y) + " --log-level warn").code == 0);
+  const torch::Tensor logits = st::load(y).tensors.at(0).second;
+  const double scale = std::max(1.0, logits.abs().max().item<double>());
+  struct Isa { const char *cap, *tag; bool runs; };
+  for (const Isa isa : {Isa{"SSE41", ":sse41", true}, Isa{"AVX2", ":avx2", __builtin_cpu_supports("avx2") != 0},
+                        Isa{"AVX512_CORE", ":avx512_core", __builtin_cpu_supports("avx512f") != 0}}) {
+    INFO(isa.cap);
+    if (!isa.runs) {
+      WARN("this CPU cannot run oneDNN's " << isa.cap << " kernels: not tested here");
+      continue;
+    }
+    setenv("DNNL_MAX_CPU_ISA", isa.cap, 1);
+    setenv("DNNL_VERBOSE", "1", 1);
+    const CliRun r = run_cli(forward_args(w, x, yf) + " --fused --log-level warn");
+    unsetenv("DNNL_MAX_CPU_ISA");
+    unsetenv("DNNL_VERBOSE");
+    REQUIRE(r.code == 0);
+    if (r.out.find("convolution") == std::string::npos) {
+      WARN("this build has no oneDNN (no convolution in DNNL_VERBOSE's output)");
+      return;
+    }
+    CHECK_THAT(r.out, Contains("convolution," ) && Contains(isa.tag));
+    if (std::string(isa.cap) == "SSE41") CHECK_THAT(r.out, !Contains("avx"));
+    const torch::Tensor fused = st::load(yf).tensors.at(0).second;
+    CHECK((fused - logits).abs().max().item<double>() < 1e-4 * scale);
+  }
+}
+
 TEST_CASE("cli: forward rejects bad weights and inputs", "[cli]") {
   const std::string w = weights_of("m0"), x = input_file(), y = temp_path("y_bad.safetensors");
   const st::TensorList state = m0_state();

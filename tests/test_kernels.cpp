@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include "models/kernels/onednn_conv.h"
 #include "models/kernels/softmax.h"
 #include "models/kernels/stem_conv.h"
 
@@ -39,6 +40,51 @@ TEST_CASE("window_softmax_attention equals softmax(q k^T + bias) v on strided sl
     CHECK(out.sizes() == expected.sizes());
     CHECK((out - expected).abs().max().item<double>() < 1e-5);
   }
+}
+
+TEST_CASE("OneDnnConv equals conv2d + bias [+ residual] [+ ReLU] on channels-last maps", "[kernels]") {
+  using vitnas::kernels::OneDnnConv;
+  if (!OneDnnConv::available(torch::zeros({1}))) {
+    WARN("this build has no oneDNN: the fused network's convs go through at::conv2d");
+    return;
+  }
+  torch::manual_seed(3);
+  struct Case { int64_t B, H, in, out, k, stride, groups; };
+  for (const Case c : std::vector<Case>{{16, 14, 64, 128, 1, 1, 1},  // FFN pw1
+                                        {1, 4, 384, 192, 1, 1, 1},   // batch 1, 4x4 map
+                                        {3, 7, 16, 96, 1, 1, 1},     // a head's qkv
+                                        {3, 14, 64, 64, 3, 1, 64},   // DW
+                                        {2, 13, 32, 32, 3, 2, 32},   // PatchMerging's stride 2, odd side
+                                        {4, 7, 16, 16, 5, 1, 16},    // q's DW
+                                        {2, 4, 8, 8, 7, 1, 8}}) {     // kernel wider than the map
+    INFO("B " << c.B << " H " << c.H << " in " << c.in << " out " << c.out << " k " << c.k
+              << " stride " << c.stride << " groups " << c.groups);
+    const int64_t pad = c.k / 2;
+    auto w = torch::randn({c.out, c.in / c.groups, c.k, c.k}), b = torch::randn({c.out});
+    auto x = torch::randn({c.B, c.H, c.H, c.in});
+    const OneDnnConv conv(w, b, c.stride, pad, c.groups);
+    auto plain = torch::conv2d(x.permute({0, 3, 1, 2}), w, b, c.stride, pad, 1, c.groups)
+                     .permute({0, 2, 3, 1});
+    for (const bool with_residual : {false, true})
+      for (const bool relu : {false, true}) {
+        INFO("residual " << with_residual << " relu " << relu);
+        auto r = with_residual ? torch::randn(plain.sizes()) : torch::Tensor();
+        auto expected = with_residual ? plain + r : plain;
+        if (relu) expected = expected.relu();
+        auto y = conv(x, r, relu);
+        CHECK(y.is_contiguous());
+        REQUIRE(y.sizes() == expected.sizes());
+        CHECK((y - expected).abs().max().item<double>() < 1e-4 * std::max(1.0, expected.abs().max().item<double>()));
+        // A JIT kernel for this CPU, not oneDNN's slow reference one.
+        CHECK(conv.implementation(x, with_residual, relu).find("ref") == std::string::npos);
+      }
+  }
+  // A channel slice (q of a fused qkv) is read as its values, not as the buffer behind it.
+  auto qkv = torch::randn({2, 7, 7, 48});
+  auto q = qkv.narrow(3, 8, 16);
+  auto w = torch::randn({16, 1, 3, 3}), b = torch::randn({16});
+  auto expected = torch::conv2d(q.permute({0, 3, 1, 2}), w, b, 1, 1, 1, 16).permute({0, 2, 3, 1});
+  CHECK((OneDnnConv(w, b, 1, 1, 16)(q) - expected).abs().max().item<double>() < 1e-4);
 }
 
 TEST_CASE("stem_conv3x3_s2 equals conv2d(stride 2, padding 1) [+ ReLU]", "[kernels]") {

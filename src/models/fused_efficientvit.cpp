@@ -52,10 +52,10 @@ class Fuser : public ArchVisitor {
       : model_(model), steps_(steps), modules_(model) {}
 
   void stem(const Row& row, const StemPart& s) override {
-    fused::Stem stem;
+    std::vector<FusedConv> convs;
     for (size_t i = 0; i < s.widths->size(); ++i)  // children 0, 2, 4, ...: ReLU between
-      stem.convs.push_back(at<Conv2dBNImpl>(row.name() + "." + std::to_string(2 * i)).fuse());
-    add(row.name(), stem);
+      convs.push_back(at<Conv2dBNImpl>(row.name() + "." + std::to_string(2 * i)).fuse());
+    add(row.name(), fused::stem(std::move(convs)));
   }
 
   // A residual 3x3 depthwise conv x + dw(x) is one conv with 1 added at its kernel's centre.

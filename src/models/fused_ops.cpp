@@ -9,26 +9,42 @@ namespace vitnas::fused {
 
 using torch::Tensor;
 
-Tensor Pointwise::operator()(const Tensor& x) const {
+namespace {
+
+// What oneDNN's post-ops do, for the LibTorch path: y + residual, then ReLU, in place.
+Tensor epilogue(Tensor y, const Tensor& residual, bool relu) {
+  if (residual.defined()) y.add_(residual);
+  return relu ? y.relu_() : y;
+}
+
+}  // namespace
+
+Tensor Pointwise::operator()(const Tensor& x, const Tensor& residual, bool relu) const {
+  if (kernels::OneDnnConv::available(x)) return (*conv)(x, residual, relu);
   // contiguous() is a no-op: oneDNN keeps the channels-last layout of its input.
-  return torch::conv2d(x.permute({0, 3, 1, 2}), w, b).permute({0, 2, 3, 1}).contiguous();
+  auto y = torch::conv2d(x.permute({0, 3, 1, 2}), w, b).permute({0, 2, 3, 1}).contiguous();
+  return epilogue(y, residual, relu);
 }
 
 Tensor Pointwise::rows(const Tensor& x) const { return torch::addmm(b, x, wt); }
 
 Pointwise pointwise(const Tensor& w, const Tensor& b) {
   auto w4 = w.reshape({w.size(0), w.size(1), 1, 1}).contiguous();
-  return {w4, w4.flatten(1).t().contiguous(), b.contiguous()};
+  return {w4, w4.flatten(1).t().contiguous(), b.contiguous(),
+          std::make_shared<const kernels::OneDnnConv>(w4, b, 1, 0, 1)};
 }
 
-Tensor Depthwise::operator()(const Tensor& x) const {
+Tensor Depthwise::operator()(const Tensor& x, bool relu) const {
+  if (kernels::OneDnnConv::available(x)) return (*conv)(x, {}, relu);
   auto y = torch::conv2d(x.permute({0, 3, 1, 2}), w, b, stride, padding, 1, w.size(0));
-  return y.permute({0, 2, 3, 1}).contiguous();  // (B, H', W', C); no copy, as above
+  return epilogue(y.permute({0, 2, 3, 1}).contiguous(), {}, relu);  // (B, H', W', C); no copy, as above
 }
 
 Depthwise depthwise(const FusedConv& f, double scale) {
-  return {(f.weight * scale).contiguous(at::MemoryFormat::ChannelsLast), f.bias * scale, f.stride,
-          f.padding};
+  auto w = (f.weight * scale).contiguous(at::MemoryFormat::ChannelsLast);
+  auto b = f.bias * scale;
+  return {w, b, f.stride, f.padding,
+          std::make_shared<const kernels::OneDnnConv>(w, b, f.stride, f.padding, w.size(0))};
 }
 
 Depthwise residual_depthwise(FusedConv f) {
@@ -38,7 +54,9 @@ Depthwise residual_depthwise(FusedConv f) {
   return depthwise(f);
 }
 
-Tensor FFNResidual::operator()(const Tensor& x) const { return pw2(pw1(x).relu_()).add_(x); }
+Tensor FFNResidual::operator()(const Tensor& x) const {
+  return pw2(pw1(x, {}, /*relu=*/true), /*residual=*/x);
+}
 
 // One head on every window: its qkv projection, q's depthwise conv (the scale folded in), then
 // the shared attention math.
@@ -64,10 +82,10 @@ Tensor WindowAttentionResidual::head_input(const Tensor& windows, size_t i, cons
 }
 
 Tensor WindowAttentionResidual::finish(const std::vector<Tensor>& outs, const Tensor& x) const {
-  auto y = proj(torch::cat(outs, 3).relu_());  // (Bw, R, R, C)
+  auto heads_out = torch::cat(outs, 3).relu_();  // (Bw, R, R, v_total)
   const WindowGeometry g = geometry(x);
-  if (g.whole_map()) return y.add_(x);
-  return x + window_reverse(y, g, x.size(0), x.size(1), x.size(2));
+  if (g.whole_map()) return proj(heads_out, /*residual=*/x);  // (B, H, W, C)
+  return x + window_reverse(proj(heads_out), g, x.size(0), x.size(1), x.size(2));
 }
 
 Tensor WindowAttentionResidual::operator()(const Tensor& x) const {
@@ -83,12 +101,25 @@ Tensor WindowAttentionResidual::operator()(const Tensor& x) const {
 
 Tensor PatchMergingStep::operator()(const Tensor& x) const {
   const int64_t B = x.size(0);
-  auto h = conv2(conv1(x).relu_()).relu_();                        // (B, H', W', hidden)
+  auto h = conv2(conv1(x, {}, /*relu=*/true), /*relu=*/true);      // (B, H', W', hidden)
   auto s = fc2.rows(fc1.rows(h.mean({1, 2})).relu_()).sigmoid_();  // (B, hidden)
   return conv3(h.mul_(s.view({B, 1, 1, -1})));                     // (B, H', W', C_out)
 }
 
+Stem stem(std::vector<FusedConv> convs) {
+  Stem s{std::move(convs), {}};
+  for (const auto& c : s.convs)
+    s.onednn.push_back(std::make_shared<const kernels::OneDnnConv>(c.weight, c.bias, c.stride,
+                                                                   c.padding, c.groups));
+  return s;
+}
+
 Tensor Stem::operator()(const Tensor& images) const {
+  if (kernels::OneDnnConv::available(images)) {
+    Tensor t = images.permute({0, 2, 3, 1}).contiguous();  // (B, H, W, C)
+    for (size_t i = 0; i < onednn.size(); ++i) t = (*onednn[i])(t, {}, /*relu=*/i + 1 < onednn.size());
+    return t;  // (B, r, r, C1)
+  }
   const bool channels_last = !convs.empty() && convs[0].weight.size(0) >= 16;
   Tensor t = channels_last ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
   for (size_t i = 0; i < convs.size(); ++i) {

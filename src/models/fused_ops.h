@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <torch/types.h>
@@ -12,26 +13,32 @@
 #include "core/arch_spec.h"
 #include "core/arch_walk.h"
 #include "models/conv2d_bn.h"
+#include "models/kernels/onednn_conv.h"
 
 namespace vitnas::fused {
 
-// A 1x1 conv (or linear) with its BN folded. On channels-last maps it runs as a 1x1 conv, which
-// LibTorch hands to oneDNN (about 1.8x the GFLOP/s of the BLAS GEMM on AVX-512 machines); on
-// plain rows (B, in), e.g. after pooling, as one addmm.
+// A 1x1 conv (or linear) with its BN folded. On channels-last maps it runs as a 1x1 conv in
+// oneDNN (about 1.8x the GFLOP/s of the BLAS GEMM on AVX-512 machines), called directly with
+// the epilogue fused in (kernels/onednn_conv.h), or through LibTorch where that is not built;
+// on plain rows (B, in), e.g. after pooling, as one addmm.
 struct Pointwise {
   torch::Tensor w;   // (out, in, 1, 1)
   torch::Tensor wt;  // (in, out), for rows
   torch::Tensor b;   // (out)
-  torch::Tensor operator()(const torch::Tensor& x) const;  // (B, H, W, in) -> (B, H, W, out)
-  torch::Tensor rows(const torch::Tensor& x) const;        // (M, in) -> (M, out)
+  std::shared_ptr<const kernels::OneDnnConv> conv;  // the same conv, run by oneDNN directly
+  // relu?(conv(x) + residual): (B, H, W, in) -> (B, H, W, out); residual (B, H, W, out) or {}.
+  torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& residual = {},
+                           bool relu = false) const;
+  torch::Tensor rows(const torch::Tensor& x) const;  // (M, in) -> (M, out)
 };
 Pointwise pointwise(const torch::Tensor& w, const torch::Tensor& b);  // w (out, in[, 1, 1])
 
-// Depthwise conv on channels-last maps (B, H, W, C) -> (B, H', W', C).
+// Depthwise conv on channels-last maps (B, H, W, C) -> (B, H', W', C), ReLU optionally fused.
 struct Depthwise {
   torch::Tensor w, b;  // (C, 1, k, k) channels-last, (C)
   int64_t stride = 1, padding = 0;
-  torch::Tensor operator()(const torch::Tensor& x) const;
+  std::shared_ptr<const kernels::OneDnnConv> conv;  // as Pointwise's
+  torch::Tensor operator()(const torch::Tensor& x, bool relu = false) const;
 };
 Depthwise depthwise(const FusedConv& f, double scale = 1.0);
 
@@ -81,12 +88,18 @@ struct PatchMergingStep {
 };
 
 // The stem: 3x3 stride-2 convs with ReLU between them, images (B, C, H, W) -> (B, r, r, C1).
-// oneDNN runs them faster channels-last (M5's stem, batch 16: 24.8 vs 31.2 ms), except for the
-// narrowest stems, where converting the images costs more than it saves (M0: 5.2 vs 5.9 ms).
+// With oneDNN called directly, the images are made channels-last once and every conv runs
+// there (m0, batch 16, AVX2: 6.5 ms against 22 ms through LibTorch: oneDNN has no fast kernel
+// from NCHW images to a channels-last map, and LibTorch's NCHW convs are slow). Through
+// LibTorch, oneDNN runs them faster channels-last (M5's stem, batch 16: 24.8 vs 31.2 ms),
+// except for the narrowest stems, where converting the images costs more than it saves (M0:
+// 5.2 vs 5.9 ms).
 struct Stem {
   std::vector<FusedConv> convs;
+  std::vector<std::shared_ptr<const kernels::OneDnnConv>> onednn;  // the same convs
   torch::Tensor operator()(const torch::Tensor& images) const;
 };
+Stem stem(std::vector<FusedConv> convs);
 
 // Classifier: mean pool, then the folded BN1d + Linear, (B, r, r, C) -> (B, classes).
 struct Head {

@@ -36,12 +36,13 @@ std::function<void()> make_runner(const OpSignature& s, const Random& rnd) {
   const int64_t B = s.batch, r = s.side, C = s.in;
   switch (s.op) {
     case OpKind::Stem: {
-      fused::Stem stem;
+      std::vector<FusedConv> convs;
       int64_t in = s.in;
       for (int i = 0; i < s.stem_len; ++i) {
-        stem.convs.push_back(rnd.conv(s.stem[size_t(i)], in, 3, 2, 1));
+        convs.push_back(rnd.conv(s.stem[size_t(i)], in, 3, 2, 1));
         in = s.stem[size_t(i)];
       }
+      const fused::Stem stem = fused::stem(std::move(convs));
       auto x = rnd({B, s.in, r, r});
       return [stem, x] { stem(x); };
     }
