@@ -1,6 +1,6 @@
 // A fused "add the relative-position bias, then softmax along rows" kernel for the short rows of
 // window attention (N = 16..49 keys). ATen's softmax costs ~7 cycles per element on such rows;
-// this one is a plain loop the compiler vectorises (built for AVX-512, AVX2 and baseline x86-64,
+// this one works on eight floats at a time as GCC vectors (built for AVX-512, AVX2 and baseline x86-64,
 // the best one this CPU runs chosen at run time), with a Cephes-style expf accurate to ~2 ulp.
 #pragma once
 
