@@ -1,6 +1,9 @@
 // Hand-written kernels agree with the ATen ops they replace.
 #include <catch2/catch.hpp>
 
+#include <tuple>
+#include <vector>
+
 #include <torch/torch.h>
 
 #include "models/kernels/onednn_conv.h"
@@ -85,6 +88,35 @@ TEST_CASE("OneDnnConv equals conv2d + bias [+ residual] [+ ReLU] on channels-las
   auto w = torch::randn({16, 1, 3, 3}), b = torch::randn({16});
   auto expected = torch::conv2d(q.permute({0, 3, 1, 2}), w, b, 1, 1, 1, 16).permute({0, 2, 3, 1});
   CHECK((OneDnnConv(w, b, 1, 1, 16)(q) - expected).abs().max().item<double>() < 1e-4);
+}
+
+TEST_CASE("OneDnnConvChain equals the stem's convs with ReLU between them, channels-last out", "[kernels]") {
+  using vitnas::kernels::OneDnnConvChain;
+  if (!vitnas::kernels::OneDnnConv::available(torch::zeros({1}))) {
+    WARN("this build has no oneDNN: the stem goes through at::conv2d");
+    return;
+  }
+  torch::manual_seed(4);
+  for (auto [B, side, widths] : std::vector<std::tuple<int64_t, int64_t, std::vector<int64_t>>>{
+           {2, 64, {8, 16, 32, 64}}, {1, 35, {24, 48}}, {3, 28, {16}}}) {
+    INFO("B " << B << " side " << side << " convs " << widths.size());
+    std::vector<OneDnnConvChain::Conv> convs;
+    auto x = torch::randn({B, 3, side, side});
+    auto expected = x;
+    int64_t in = 3;
+    for (size_t i = 0; i < widths.size(); ++i) {
+      auto w = torch::randn({widths[i], in, 3, 3}) * 0.3, b = torch::randn({widths[i]});
+      convs.push_back({w, b, 2, 1});
+      expected = torch::conv2d(expected, w, b, 2, 1);
+      if (i + 1 < widths.size()) expected = expected.relu();
+      in = widths[i];
+    }
+    expected = expected.permute({0, 2, 3, 1});
+    auto y = OneDnnConvChain(convs)(x);
+    CHECK(y.is_contiguous());
+    REQUIRE(y.sizes() == expected.sizes());
+    CHECK((y - expected).abs().max().item<double>() < 1e-4 * std::max(1.0, expected.abs().max().item<double>()));
+  }
 }
 
 TEST_CASE("stem_conv3x3_s2 equals conv2d(stride 2, padding 1) [+ ReLU]", "[kernels]") {

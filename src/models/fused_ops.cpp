@@ -107,19 +107,13 @@ Tensor PatchMergingStep::operator()(const Tensor& x) const {
 }
 
 Stem stem(std::vector<FusedConv> convs) {
-  Stem s{std::move(convs), {}};
-  for (const auto& c : s.convs)
-    s.onednn.push_back(std::make_shared<const kernels::OneDnnConv>(c.weight, c.bias, c.stride,
-                                                                   c.padding, c.groups));
-  return s;
+  std::vector<kernels::OneDnnConvChain::Conv> chain;
+  for (const auto& c : convs) chain.push_back({c.weight, c.bias, c.stride, c.padding});
+  return {std::move(convs), std::make_shared<const kernels::OneDnnConvChain>(std::move(chain))};
 }
 
 Tensor Stem::operator()(const Tensor& images) const {
-  if (kernels::OneDnnConv::available(images)) {
-    Tensor t = images.permute({0, 2, 3, 1}).contiguous();  // (B, H, W, C)
-    for (size_t i = 0; i < onednn.size(); ++i) t = (*onednn[i])(t, {}, /*relu=*/i + 1 < onednn.size());
-    return t;  // (B, r, r, C1)
-  }
+  if (kernels::OneDnnConv::available(images)) return (*chain)(images);  // (B, r, r, C1)
   const bool channels_last = !convs.empty() && convs[0].weight.size(0) >= 16;
   Tensor t = channels_last ? images.contiguous(at::MemoryFormat::ChannelsLast) : images;
   for (size_t i = 0; i < convs.size(); ++i) {

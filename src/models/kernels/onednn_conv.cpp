@@ -37,13 +37,51 @@ memory::desc nhwc(int64_t B, int64_t C, int64_t H, int64_t W) {
   return memory::desc({B, C, H, W}, memory::data_type::f32, Tag::nhwc);
 }
 
+// A conv primitive from src to dst (dst may be format any), its weights reordered once into the
+// layout the kernel chose, and its bias.
+struct ConvPrimitive {
+  dnnl::convolution_forward primitive;
+  memory::desc dst;
+  memory weights, bias;
+  std::string implementation;
+};
+
+ConvPrimitive conv_primitive(const Tensor& weight, const Tensor& bias, int64_t stride,
+                             int64_t padding, int64_t groups, const memory::desc& src,
+                             const memory::desc& dst, const dnnl::post_ops& ops) {
+  const int64_t out = weight.size(0), in = weight.size(1) * groups, k = weight.size(2);
+  const memory::dims wdims = groups > 1 ? memory::dims{groups, out / groups, in / groups, k, k}
+                                        : memory::dims{out, in, k, k};
+  const memory::desc bias_md({out}, memory::data_type::f32, Tag::x);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  const dnnl::convolution_forward::desc desc(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+      memory::desc(wdims, memory::data_type::f32, Tag::any), bias_md, dst, {stride, stride},
+      {padding, padding}, {padding, padding});
+  const dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
+  ConvPrimitive c{dnnl::convolution_forward(pd), pd.dst_desc(), memory(pd.weights_desc(), cpu_engine()),
+                  memory(bias_md, cpu_engine()), pd.impl_info_str()};
+  const Tensor w = weight.to(torch::kCPU, torch::kFloat32).contiguous();
+  const Tensor b = bias.to(torch::kCPU, torch::kFloat32).contiguous();
+  memory user(memory::desc(wdims, memory::data_type::f32, groups > 1 ? Tag::goihw : Tag::oihw),
+              cpu_engine(), w.data_ptr());
+  auto& stream = cpu_stream();
+  dnnl::reorder(user, c.weights).execute(stream, user, c.weights);
+  std::memcpy(c.bias.get_data_handle(), b.data_ptr(), size_t(out) * sizeof(float));
+  stream.wait();
+  return c;
+}
+
+int64_t out_side(int64_t side, int64_t k, int64_t stride, int64_t padding) {
+  return (side + 2 * padding - k) / stride + 1;
+}
+
 }  // namespace
 
 struct OneDnnConv::Compiled {
-  dnnl::convolution_forward primitive;
-  memory::desc src, dst;
-  memory weights, bias;
-  std::string implementation;
+  ConvPrimitive conv;
+  memory::desc src;
 };
 
 bool OneDnnConv::available(const Tensor& x) {
@@ -62,38 +100,13 @@ const OneDnnConv::Compiled& OneDnnConv::compiled(const Tensor& x, bool with_resi
   require(in == weight_.size(1) * groups_, "oneDNN conv: the input has " + std::to_string(in) +
                                                " channels, the weights expect " +
                                                std::to_string(weight_.size(1) * groups_));
-  const int64_t Ho = (H + 2 * padding_ - k) / stride_ + 1, Wo = (W + 2 * padding_ - k) / stride_ + 1;
+  const memory::desc dst = nhwc(B, out, out_side(H, k, stride_, padding_), out_side(W, k, stride_, padding_));
+  dnnl::post_ops ops;
+  if (with_residual) ops.append_binary(dnnl::algorithm::binary_add, dst);
+  if (relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
   auto c = std::make_unique<Compiled>();
   c->src = nhwc(B, in, H, W);
-  c->dst = nhwc(B, out, Ho, Wo);
-  const memory::dims wdims = groups_ > 1 ? memory::dims{groups_, out / groups_, in / groups_, k, k}
-                                         : memory::dims{out, in, k, k};
-  const memory::desc bias_md({out}, memory::data_type::f32, Tag::x);
-
-  dnnl::post_ops ops;
-  if (with_residual) ops.append_binary(dnnl::algorithm::binary_add, c->dst);
-  if (relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-  dnnl::primitive_attr attr;
-  attr.set_post_ops(ops);
-  const dnnl::convolution_forward::desc desc(
-      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, c->src,
-      memory::desc(wdims, memory::data_type::f32, Tag::any), bias_md, c->dst, {stride_, stride_},
-      {padding_, padding_}, {padding_, padding_});
-  const dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
-  c->primitive = dnnl::convolution_forward(pd);
-  c->implementation = pd.impl_info_str();
-
-  // The weights, once, into the layout the kernel chose.
-  auto& stream = cpu_stream();
-  const Tensor w = weight_.to(torch::kCPU, torch::kFloat32).contiguous();
-  const Tensor b = bias_.to(torch::kCPU, torch::kFloat32).contiguous();
-  memory user(memory::desc(wdims, memory::data_type::f32, groups_ > 1 ? Tag::goihw : Tag::oihw),
-              cpu_engine(), w.data_ptr());
-  c->weights = memory(pd.weights_desc(), cpu_engine());
-  dnnl::reorder(user, c->weights).execute(stream, user, c->weights);
-  c->bias = memory(bias_md, cpu_engine());
-  std::memcpy(c->bias.get_data_handle(), b.data_ptr(), size_t(out) * sizeof(float));
-  stream.wait();
+  c->conv = conv_primitive(weight_, bias_, stride_, padding_, groups_, c->src, dst, ops);
   slot = std::move(c);
   return *slot;
 }
@@ -101,28 +114,86 @@ const OneDnnConv::Compiled& OneDnnConv::compiled(const Tensor& x, bool with_resi
 Tensor OneDnnConv::operator()(const Tensor& input, const Tensor& residual, bool relu) const {
   const Tensor x = input.contiguous();  // a channel slice (a head's chunk, q of qkv) is copied
   const Compiled& c = compiled(x, residual.defined(), relu);
-  const auto d = c.dst.dims();  // N, C, H, W
+  const auto d = c.conv.dst.dims();  // N, C, H, W
   Tensor y = torch::empty({d[0], d[2], d[3], d[1]}, x.options());
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, memory(c.src, cpu_engine(), x.data_ptr())},
-      {DNNL_ARG_WEIGHTS, c.weights},
-      {DNNL_ARG_BIAS, c.bias},
-      {DNNL_ARG_DST, memory(c.dst, cpu_engine(), y.data_ptr())}};
+      {DNNL_ARG_WEIGHTS, c.conv.weights},
+      {DNNL_ARG_BIAS, c.conv.bias},
+      {DNNL_ARG_DST, memory(c.conv.dst, cpu_engine(), y.data_ptr())}};
   Tensor r;
   if (residual.defined()) {
     r = residual.contiguous();
     require(r.sizes() == y.sizes(), "oneDNN conv: the residual's shape differs from the output's");
     args.insert({DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
-                 memory(c.dst, cpu_engine(), r.data_ptr())});
+                 memory(c.conv.dst, cpu_engine(), r.data_ptr())});
   }
   auto& stream = cpu_stream();
-  c.primitive.execute(stream, args);
+  c.conv.primitive.execute(stream, args);
   stream.wait();
   return y;
 }
 
 std::string OneDnnConv::implementation(const Tensor& x, bool with_residual, bool relu) const {
-  return compiled(x.contiguous(), with_residual, relu).implementation;
+  return compiled(x.contiguous(), with_residual, relu).conv.implementation;
+}
+
+struct OneDnnConvChain::Compiled {
+  memory::desc src, out;  // the images (nchw) and the map (nhwc)
+  std::vector<ConvPrimitive> convs;
+  dnnl::reorder to_nhwc;  // the last conv's layout -> nhwc
+};
+
+const OneDnnConvChain::Compiled& OneDnnConvChain::compiled(const Tensor& images) const {
+  const std::array<int64_t, 3> key{images.size(0), images.size(2), images.size(3)};
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& slot = compiled_[key];
+  if (slot) return *slot;
+  int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
+  auto c = std::make_unique<Compiled>();
+  c->src = memory::desc({B, C, H, W}, memory::data_type::f32, Tag::nchw);
+  memory::desc src = c->src;
+  for (size_t i = 0; i < convs_.size(); ++i) {
+    const Conv& conv = convs_[i];
+    const int64_t out = conv.weight.size(0), k = conv.weight.size(2);
+    require(C == conv.weight.size(1), "oneDNN conv chain: conv " + std::to_string(i) + " expects " +
+                                          std::to_string(conv.weight.size(1)) + " channels, gets " +
+                                          std::to_string(C));
+    H = out_side(H, k, conv.stride, conv.padding);
+    W = out_side(W, k, conv.stride, conv.padding);
+    C = out;
+    dnnl::post_ops ops;
+    if (i + 1 < convs_.size()) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    c->convs.push_back(conv_primitive(conv.weight, conv.bias, conv.stride, conv.padding, 1, src,
+                                      memory::desc({B, C, H, W}, memory::data_type::f32, Tag::any), ops));
+    src = c->convs.back().dst;
+  }
+  c->out = nhwc(B, C, H, W);
+  c->to_nhwc = dnnl::reorder(memory(src, cpu_engine()), memory(c->out, cpu_engine()));
+  slot = std::move(c);
+  return *slot;
+}
+
+Tensor OneDnnConvChain::operator()(const Tensor& input) const {
+  const Tensor images = input.contiguous();
+  const Compiled& c = compiled(images);
+  auto& stream = cpu_stream();
+  memory src(c.src, cpu_engine(), images.data_ptr());
+  Tensor buffer;  // keeps the current blocked map alive
+  for (const ConvPrimitive& conv : c.convs) {
+    Tensor next = torch::empty({int64_t(conv.dst.get_size() / sizeof(float))}, images.options());
+    memory dst(conv.dst, cpu_engine(), next.data_ptr());
+    conv.primitive.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, conv.weights},
+                                    {DNNL_ARG_BIAS, conv.bias}, {DNNL_ARG_DST, dst}});
+    src = dst;
+    buffer = next;
+  }
+  const auto d = c.out.dims();  // N, C, H, W
+  Tensor y = torch::empty({d[0], d[2], d[3], d[1]}, images.options());
+  memory out(c.out, cpu_engine(), y.data_ptr());
+  c.to_nhwc.execute(stream, src, out);
+  stream.wait();
+  return y;
 }
 
 #else  // without oneDNN: at::conv2d runs every conv (see the callers)
@@ -142,6 +213,17 @@ Tensor OneDnnConv::operator()(const Tensor& x, const Tensor&, bool) const {
 
 std::string OneDnnConv::implementation(const Tensor&, bool, bool) const { return "none"; }
 
+struct OneDnnConvChain::Compiled {};
+
+const OneDnnConvChain::Compiled& OneDnnConvChain::compiled(const Tensor&) const {
+  throw std::logic_error("OneDnnConvChain: this build has no oneDNN (check OneDnnConv::available() first)");
+}
+
+Tensor OneDnnConvChain::operator()(const Tensor& x) const {
+  compiled(x);
+  return {};
+}
+
 #endif
 
 OneDnnConv::OneDnnConv(const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
@@ -153,5 +235,14 @@ OneDnnConv::OneDnnConv(const Tensor& weight, const Tensor& bias, int64_t stride,
       groups_(groups) {}
 
 OneDnnConv::~OneDnnConv() = default;
+
+OneDnnConvChain::OneDnnConvChain(std::vector<Conv> convs) : convs_(std::move(convs)) {
+  for (auto& c : convs_) {
+    c.weight = c.weight.detach();
+    c.bias = c.bias.detach();
+  }
+}
+
+OneDnnConvChain::~OneDnnConvChain() = default;
 
 }  // namespace vitnas::kernels
