@@ -19,14 +19,13 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from train_step import busy_cores, cpu_model, has_avx512, torch_version, wait_until  # noqa: E402
+from train_step import busy_cores, machine, torch_version, wait_until  # noqa: E402
 
 NETS = ["m0", "m1", "m2", "m3", "m4", "m5"]
 
@@ -134,8 +133,7 @@ def main():
         "benchmark": "EfficientViT m0..m5 inference, 224x224, fp32 CPU",
         "command": "bash benchmarks/inference_speed.sh " + " ".join(sys.argv[1:]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "avx512": has_avx512(),
-                    "kernel": platform.release()},
+        "machine": machine(),
         "traced": f"official_inference.py, {torch_version(a.python)}",
         "ort": "onnxruntime-node " + json.load(open(".deps/onnxruntime/node_modules/onnxruntime-node/package.json"))["version"],
         "rounds": a.rounds, "seconds": a.seconds, "warmup": a.warmup,

@@ -132,8 +132,7 @@ def main():
         "benchmark": "EfficientViT-M0 training step, 224x224, fp32 CPU",
         "command": "bash benchmarks/train_step.sh " + " ".join(sys.argv[1:]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "avx512": has_avx512(),
-                    "kernel": platform.release()},
+        "machine": machine(),
         "official": f"official_train_step.py, {torch_version(a.python)}",
         "batch": a.batch, "warmup": a.warmup, "steps": a.steps, "rounds": a.rounds,
         "load": {"start_1min": round(start_load, 2), "end_1min": round(end_load, 2),
@@ -155,6 +154,12 @@ def torch_version(python):
     deb = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "python3-torch"],
                          capture_output=True, text=True).stdout.strip()
     return f"python3-torch {deb} (torch {torch})" if deb else f"torch {torch}"
+
+
+def machine():
+    """What a result file says of the machine it was measured on."""
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "avx512": has_avx512(),
+            "kernel": platform.release()}
 
 
 def has_avx512():
