@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "models/kernels/onednn_conv.h"
 #include "models/kernels/softmax.h"
 #include "models/kernels/stem_conv.h"
 
@@ -105,6 +106,42 @@ void BM_StemConv_vitnas(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(vitnas::kernels::stem_conv3x3_s2(s.x, s.w, s.b, true));
 }
 
+// A conv of the fused network on a channels-last map, with its ReLU: through at::conv2d (what the
+// fused network did before) against oneDNN called directly (kernels::OneDnnConv, ReLU fused).
+// Shapes: M0-M5's stage-3 3x3 depthwise conv at batch 16 (16, 4, 4, 192), and a 192 -> 384 1x1
+// conv at batch 1.
+struct MapConv {
+  int64_t batch, channels, out, k, groups;
+  Tensor x, w, b;
+  MapConv(int64_t batch_, int64_t channels_, int64_t out_, int64_t k_, int64_t groups_)
+      : batch(batch_), channels(channels_), out(out_), k(k_), groups(groups_),
+        x(torch::randn({batch_, 4, 4, channels_})),
+        w(torch::randn({out_, channels_ / groups_, k_, k_})), b(torch::randn({out_})) {}
+};
+MapConv depthwise_b16() { return {16, 192, 192, 3, 192}; }
+MapConv pointwise_b1() { return {1, 192, 384, 1, 1}; }
+
+template <MapConv (*Shape)()>
+void BM_MapConv_ATen(benchmark::State& state) {
+  MapConv c = Shape();
+  auto w = c.w.contiguous(at::MemoryFormat::ChannelsLast);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(torch::conv2d(c.x.permute({0, 3, 1, 2}), w, c.b, 1, c.k / 2, 1, c.groups)
+                                 .permute({0, 2, 3, 1}).contiguous().relu_());
+}
+
+template <MapConv (*Shape)()>
+void BM_MapConv_OneDnn(benchmark::State& state) {
+  MapConv c = Shape();
+  if (!vitnas::kernels::OneDnnConv::available(c.x)) return state.SkipWithError("built without oneDNN");
+  const vitnas::kernels::OneDnnConv conv(c.w, c.b, 1, c.k / 2, c.groups);
+  for (auto _ : state) benchmark::DoNotOptimize(conv(c.x, {}, /*relu=*/true));
+}
+
+BENCHMARK_TEMPLATE(BM_MapConv_ATen, depthwise_b16)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_MapConv_OneDnn, depthwise_b16)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_MapConv_ATen, pointwise_b1)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_MapConv_OneDnn, pointwise_b1)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StemConv_ATen)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StemConv_vitnas)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Softmax_ATen)->Unit(benchmark::kMicrosecond);

@@ -4,9 +4,9 @@
 // LibTorch reaches the same oneDNN kernels through at::conv2d, but pays for it on every call:
 // dispatch, a fresh reorder of the weights into the kernel's layout, and a separate pass over
 // the output for each ReLU or residual add. Here the primitive is created once per input shape,
-// the weights are reordered once, and ReLU and the residual add are oneDNN post-ops. Measured on
-// a 2-core AVX2 EPYC, 1 thread: a 3x3 depthwise conv on a (16, 4, 4, 192) map 27 vs 91 us, a
-// 192 -> 384 1x1 conv at batch 1 39 vs 100 us. oneDNN picks the kernel for the CPU it runs on
+// the weights are reordered once, and ReLU and the residual add are oneDNN post-ops (vitnas_microbench
+// MapConv, 2-core AVX2 EPYC, 1 thread: a 3x3 depthwise conv on a (16, 4, 4, 192) map 18.0 vs 56.5 us, a
+// 192 -> 384 1x1 conv at batch 1 26.6 vs 50.9 us). oneDNN picks the kernel for the CPU it runs on
 // (AVX-512, AVX2, SSE4.1); DNNL_MAX_CPU_ISA caps it, which the tests use to run each path.
 //
 // Built only with oneDNN (libdnnl-dev) and used only for float32 CPU tensors; otherwise, and
