@@ -16,7 +16,6 @@ using at most --max-busy cores). Run through benchmarks/inference_speed.sh, whic
 models.
 """
 import argparse
-import datetime
 import json
 import os
 import statistics
@@ -25,7 +24,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from train_step import busy_cores, machine, torch_version, wait_until  # noqa: E402
+from train_step import busy_cores, result_header, torch_version, wait_until  # noqa: E402
 
 NETS = ["m0", "m1", "m2", "m3", "m4", "m5"]
 
@@ -39,26 +38,49 @@ def run_json(cmd, env=None):
         return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def config(text):
-    threads, batch = text.split("x")
-    return int(threads), int(batch)
+def configs(text):
+    """"1x16,1x1,2x16" -> [(1, 16), (1, 1), (2, 16)]; anything else is a usage error (exit 2)."""
+    try:
+        out = [tuple(int(v) for v in c.split("x")) for c in text.split(",")]
+    except ValueError:
+        out = []
+    if not out or any(len(c) != 2 or min(c) < 1 for c in out):
+        raise argparse.ArgumentTypeError(f"{text!r}: give THREADSxBATCH,... e.g. 1x16,1x1,2x16")
+    return out
+
+
+def nets(text):
+    out = text.split(",")
+    bad = [n for n in out if n not in NETS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{','.join(bad)}: not one of {','.join(NETS)}")
+    return out
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # a one-line error and exit code 2, as vitnas's own
+        print(f"error: inference_speed.py: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = Parser(description=__doc__.split("\n")[0])
     p.add_argument("--dir", required=True, help="the prepared models (inference_speed.sh)")
     p.add_argument("--vitnas", default="./build/vitnas")
     p.add_argument("--python", default="/usr/bin/python3", help="the python with torch")
-    p.add_argument("--nets", default=",".join(NETS))
-    p.add_argument("--configs", default="1x16,1x1,2x16", help="THREADSxBATCH,...")
+    p.add_argument("--nets", type=nets, default=NETS)
+    p.add_argument("--configs", type=configs, default=[(1, 16), (1, 1), (2, 16)],
+                   help="THREADSxBATCH,... (default 1x16,1x1,2x16)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=3.0, help="timed seconds per process")
     p.add_argument("--warmup", type=float, default=1.0, help="untimed seconds per process")
     p.add_argument("--max-busy", type=float, default=0.3)
     p.add_argument("--wait", type=float, default=3600, help="give up after this many seconds")
     p.add_argument("--out", default="experiments/results/inference_speed/results.json")
+    p.add_argument("--check-only", action="store_true", help="check the flags and exit")
     a = p.parse_args()
-    nets, configs = a.nets.split(","), [config(c) for c in a.configs.split(",")]
+    if a.check_only:
+        return
     env = dict(os.environ, NODE_PATH=os.path.abspath(".deps/onnxruntime/node_modules"))
     timing = ["--seconds", str(a.seconds), "--warmup", str(a.warmup)]
 
@@ -81,11 +103,11 @@ def main():
                          "--batch", str(b)] + timing)
         return {"traced": rows[0]["img_per_s"]}
 
-    speeds = {(t, b, n): {} for t, b in configs for n in nets}
+    speeds = {(t, b, n): {} for t, b in a.configs for n in a.nets}
     busy_seen = []
     for r in range(a.rounds):
-        for t, b in configs:
-            for net in nets:
+        for t, b in a.configs:
+            for net in a.nets:
                 sides = [lambda: vitnas(net, t, b), lambda: ort(net, t, b, r % 2 == 1)]
                 if b == 16:
                     sides.append(lambda: traced(net, t, b))
@@ -120,7 +142,7 @@ def main():
               f"{row['ort_img_per_s']:.1f} | {row['vitnas_over_ort']:.2f}x | "
               f"{row['ort_vitnas_img_per_s']:.1f} | {row['vitnas_over_ort_vitnas']:.2f}x | {traced_cols} |")
     by = {(r["threads"], r["batch"], r["net"]): r for r in rows}
-    for net in nets:
+    for net in a.nets:
         if (1, 16, net) in by and (2, 16, net) in by:
             s = {k: by[(2, 16, net)][f"{k}_img_per_s"] / by[(1, 16, net)][f"{k}_img_per_s"]
                  for k in ("vitnas", "ort")}
@@ -130,10 +152,8 @@ def main():
           f"median {statistics.median(busy_seen):.2f}")
 
     result = {
-        "benchmark": "EfficientViT m0..m5 inference, 224x224, fp32 CPU",
-        "command": "bash benchmarks/inference_speed.sh " + " ".join(sys.argv[1:]),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": machine(),
+        **result_header("EfficientViT m0..m5 inference, 224x224, fp32 CPU",
+                        os.environ.get("INFERENCE_SPEED_COMMAND", " ".join(sys.argv))),
         "traced": f"official_inference.py, {torch_version(a.python)}",
         "ort": "onnxruntime-node " + json.load(open(".deps/onnxruntime/node_modules/onnxruntime-node/package.json"))["version"],
         "rounds": a.rounds, "seconds": a.seconds, "warmup": a.warmup,

@@ -10,16 +10,20 @@
 #
 # Needs scripts/setup.sh (onnxruntime-node, python3-torch, python3-onnx) and a build.
 set -euo pipefail
+export INFERENCE_SPEED_COMMAND="NETS=\"${NETS:-m0 m1 m2 m3 m4 m5}\" bash benchmarks/inference_speed.sh $*"  # for results.json
 cd "$(dirname "$0")/.."
 OUT=${1:-experiments/results/inference_speed}
 [ $# -gt 0 ] && shift
-test -x build/vitnas || { echo "inference_speed.sh: build first (bash scripts/build.sh)" >&2; exit 1; }
+test -x build/vitnas || { echo "error: inference_speed.sh: build first (bash scripts/build.sh)" >&2; exit 2; }
 test -d .deps/onnxruntime/node_modules/onnxruntime-node ||
-  { echo "inference_speed.sh: run scripts/setup.sh first (onnxruntime-node)" >&2; exit 1; }
+  { echo "error: inference_speed.sh: run scripts/setup.sh first (onnxruntime-node)" >&2; exit 2; }
+NETS=${NETS:-m0 m1 m2 m3 m4 m5}
+NET_LIST=$(echo $NETS | tr ' ' ,)
+# Flags are checked before the (minutes of) model preparation.
+/usr/bin/python3 benchmarks/inference_speed.py --dir . --nets "$NET_LIST" --check-only "$@" || exit 2
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT"
-NETS=${NETS:-m0 m1 m2 m3 m4 m5}
 for m in $NETS; do
   OMP_NUM_THREADS=1 /usr/bin/python3 benchmarks/official_inference.py prepare --net "$m" \
       --dir "$WORK" --batches 16,1 2>/dev/null
@@ -28,6 +32,6 @@ for m in $NETS; do
         --out "$WORK/${m}_b${b}_vitnas.onnx" --batch "$b" --opset 13 --log-level warn
   done
 done
-/usr/bin/python3 benchmarks/inference_speed.py --dir "$WORK" --nets "$(echo $NETS | tr ' ' ,)" \
+/usr/bin/python3 benchmarks/inference_speed.py --dir "$WORK" --nets "$NET_LIST" \
     --out "$OUT/results.json" "$@" \
     | tee "$OUT/table.md"

@@ -129,10 +129,8 @@ def main():
           f"timing: max {max(busy_seen):.2f}, median {statistics.median(busy_seen):.2f}")
 
     result = {
-        "benchmark": "EfficientViT-M0 training step, 224x224, fp32 CPU",
-        "command": "bash benchmarks/train_step.sh " + " ".join(sys.argv[1:]),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "machine": machine(),
+        **result_header("EfficientViT-M0 training step, 224x224, fp32 CPU",
+                        "bash benchmarks/train_step.sh " + " ".join(sys.argv[1:])),
         "official": f"official_train_step.py, {torch_version(a.python)}",
         "batch": a.batch, "warmup": a.warmup, "steps": a.steps, "rounds": a.rounds,
         "load": {"start_1min": round(start_load, 2), "end_1min": round(end_load, 2),
@@ -156,10 +154,13 @@ def torch_version(python):
     return f"python3-torch {deb} (torch {torch})" if deb else f"torch {torch}"
 
 
-def machine():
-    """What a result file says of the machine it was measured on."""
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "avx512": has_avx512(),
-            "kernel": platform.release()}
+def result_header(benchmark, command):
+    """The first fields of a benchmark's result file: what, the command, when, on what machine."""
+    return {"benchmark": benchmark,
+            "command": command,
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "avx512": has_avx512(),
+                        "kernel": platform.release()}}
 
 
 def has_avx512():
