@@ -89,7 +89,7 @@ struct PatchMergingStep {
 
 // The stem: 3x3 stride-2 convs with ReLU between them, images (B, C, H, W) -> (B, r, r, C1).
 // With oneDNN called directly they run as one chain in oneDNN's blocked layout
-// (kernels::OneDnnConvChain; m0, batch 16, AVX2: 6.5 ms against 22 ms through LibTorch, whose
+// (kernels::OneDnnConvChain; m0, batch 16, AVX2: 7.2 ms against 24.4 ms through LibTorch, whose
 // NCHW convs are slow). Through LibTorch, oneDNN runs them faster channels-last (M5's stem,
 // batch 16: 24.8 vs 31.2 ms), except for the narrowest stems, where converting the images costs
 // more than it saves (M0: 5.2 vs 5.9 ms).

@@ -56,10 +56,9 @@ class OneDnnConv {
 
 // Convs one after another with ReLU between them, from NCHW images to a channels-last map: the
 // stem. Each conv's output stays in the blocked layout oneDNN picks for it (nChw8c on AVX2) and
-// only the last is reordered to channels-last: m5's stem at batch 16 on AVX2 takes 43 ms this
-// way against 48 ms through channels-last maps (the images made channels-last, then 3x3 convs
-// that run slower on nhwc). oneDNN has no fast kernel between the two layouts, so the chain
-// keeps one until the end.
+// only the last is reordered to channels-last: oneDNN's 3x3 convs run slower on nhwc maps, and
+// a conv from one layout to the other gets its reference kernel (`ref:any`), so the chain keeps
+// one layout until the end.
 class OneDnnConvChain {
  public:
   struct Conv {
