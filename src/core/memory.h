@@ -16,8 +16,8 @@ enum class Workload { Weights, Inference, Training };
 // and AdamW's two moments), plus for inference the largest single part's activations (they are
 // freed as the forward pass goes), for training the sum over parts (autograd keeps them until
 // backward), each times a factor measured on real runs (memory.cpp). A run's peak RSS growth
-// stays within it (0.64-1.02x on networks the factors were not fitted on), so a run the check
-// accepts does not allocate much more than the machine has; one that would fit by up to ~1.6x
+// stays within it (0.54-1.03x on networks the factors were not fitted on), so a run the check
+// accepts does not allocate much more than the machine has; one that would fit by up to ~1.9x
 // can be refused.
 int64_t estimate_bytes(const ArchSpec& spec, int64_t batch, Workload workload);
 
