@@ -2,15 +2,17 @@
 # ONNX Runtime speed of `vitnas export onnx` against torch.onnx.export of the official PyTorch
 # model (benchmarks/efficientvit_official.py, the official code ported module for module),
 # m0..m5, the same random weights, 1 thread, batch 16, opset 13, timed interleaved
-# (scripts/onnx_bench.js), median of 3 rounds. ONNX Runtime folds the official graph's
-# BatchNorms itself at graph optimisation; vitnas's graph has them folded already.
+# (scripts/onnx_bench.js), median of ROUNDS rounds (default 3). ONNX Runtime folds the official
+# graph's BatchNorms itself at graph optimisation; vitnas's graph has them folded already.
 #
-#   bash benchmarks/onnx_export_speed.sh [OUT_DIR]   # default experiments/results/onnx_export_speed
+#   [ROUNDS=7] bash benchmarks/onnx_export_speed.sh [OUT_DIR]
+#       (default OUT_DIR experiments/results/onnx_export_speed)
 #
 # Needs scripts/setup.sh (onnxruntime-node, python3-torch, python3-onnx) and a build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-experiments/results/onnx_export_speed}
+ROUNDS=${ROUNDS:-3}
 VITNAS=build/vitnas
 PY=/usr/bin/python3
 export NODE_PATH=$PWD/.deps/onnxruntime/node_modules
@@ -61,15 +63,19 @@ for m in ["m0", "m1", "m2", "m3", "m4", "m5"]:
                       "top1_agree": float((ref.argmax(1) == got.argmax(1)).float().mean())}))
 PY
 
-node scripts/onnx_bench.js "${models[@]}" --batch 16 --threads 1 --rounds 3 --seconds 3 \
+node scripts/onnx_bench.js "${models[@]}" --batch 16 --threads 1 --rounds "$ROUNDS" --seconds 3 \
     | sed "s#$WORK/##" > "$OUT/results.jsonl"
 "$PY" - "$OUT/results.jsonl" "$OUT/exactness.jsonl" <<'PY' | tee "$OUT/table.txt"
 import json, sys
 rows = {json.loads(l)["model"]: json.loads(l) for l in open(sys.argv[1])}
 exact = {json.loads(l)["net"]: json.loads(l) for l in open(sys.argv[2])}
+# ratio: of the medians; rounds won: rounds in which vitnas's graph was the faster of the two
+# (they run one after the other in each round, so a round is a paired comparison).
 print(f"{'net':4} {'vitnas ONNX img/s':>18} {'torch.onnx.export img/s':>24} {'ratio':>6} "
-      f"{'max|diff| vs official':>22}")
+      f"{'rounds won':>10} {'max|diff| vs official':>22}")
 for m in ["m0", "m1", "m2", "m3", "m4", "m5"]:
-    v, t = rows[f"{m}_vitnas.onnx"]["img_per_s"], rows[f"{m}_torch.onnx"]["img_per_s"]
-    print(f"{m:4} {v:18.1f} {t:24.1f} {v / t:6.2f} {exact[m]['max_abs_diff']:22.2e}")
+    v, t = rows[f"{m}_vitnas.onnx"], rows[f"{m}_torch.onnx"]
+    won = f"{sum(a > b for a, b in zip(v['rounds'], t['rounds']))}/{len(v['rounds'])}"
+    print(f"{m:4} {v['img_per_s']:18.1f} {t['img_per_s']:24.1f} "
+          f"{v['img_per_s'] / t['img_per_s']:6.3f} {won:>10} {exact[m]['max_abs_diff']:22.2e}")
 PY

@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh --seconds 30                # each target 30 s
 #   scripts/fuzz.sh --seconds 10 --jobs 2       # what scripts/test.sh (CI) runs
 #   scripts/fuzz.sh --runs 10000000 idx         # only the named targets, N executions each
+#   scripts/fuzz.sh --runs 10000000 --seconds 3600   # whichever comes first
 # Prints per target: executions, executions/s, coverage (edges), features, corpus size, result.
 # Exits 1 if any target crashed, leaked, timed out or ran out of memory; the reproducer is then
 # in build-fuzz/artifacts/<target>/ (add it to tests/fuzz/corpus/<target>/ once fixed).
@@ -12,19 +13,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-limit=(-max_total_time=30)
+limit=()
 jobs=1
 targets=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --seconds) limit=(-max_total_time="$2"); shift 2 ;;
-    --runs) limit=(-runs="$2"); shift 2 ;;
+    --seconds) limit+=(-max_total_time="$2"); shift 2 ;;
+    --runs) limit+=(-runs="$2"); shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (use --seconds N, --runs N, --jobs N)" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
+[[ ${#limit[@]} -gt 0 ]] || limit=(-max_total_time=30)
 [[ ${#targets[@]} -gt 0 ]] || targets=(arch_spec search_space latency_table mpc_cost_table
   measured_points safetensors checkpoint idx cifar image_decode)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Throughput of ONNX models in ONNX Runtime (CPU), timed interleaved: every round times each
-// model in turn, so machine noise lands on all of them alike; prints the median over rounds.
+// model in turn (every other round in reverse order), so machine noise lands on all of them
+// alike; prints the median over rounds.
 //
 //   NODE_PATH=.deps/onnxruntime/node_modules node scripts/onnx_bench.js A.onnx [B.onnx ...] \
 //       [--batch 16] [--threads 1] [--rounds 3] [--seconds 3] [--warmup 1]
@@ -62,8 +63,9 @@ async function main() {
     await timeFor(session, feeds, o.warmup);
     models.push({ path, session, feeds, rounds: [] });
   }
+  // Every other round in reverse order, so that neither of two neighbours always runs first.
   for (let r = 0; r < o.rounds; ++r)
-    for (const m of models) {
+    for (const m of r % 2 ? [...models].reverse() : models) {
       const { runs, elapsed } = await timeFor(m.session, m.feeds, o.seconds);
       m.rounds.push((runs * o.batch) / elapsed);
     }
