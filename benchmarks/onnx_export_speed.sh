@@ -13,6 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-experiments/results/onnx_export_speed}
 ROUNDS=${ROUNDS:-3}
+# Checked before the (minutes of) export: onnx_bench.js would refuse it only at the end.
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] ||
+  { echo "error: onnx_export_speed.sh: ROUNDS must be a positive whole number, not '$ROUNDS'" >&2; exit 2; }
 VITNAS=build/vitnas
 PY=/usr/bin/python3
 export NODE_PATH=$PWD/.deps/onnxruntime/node_modules
