@@ -1,7 +1,8 @@
 // `vitnas search` end to end: the files it writes and what they hold, budgets, a supernet's
 // accuracy equal to `supernet eval`'s, the same front with 1 or 2 threads, and bad input (a
 // table of another machine, a table without the space's ops, budgets below the smallest
-// network, a corrupt state, a space that is not the supernet's) as one-line errors.
+// network, a corrupt state, a space that is not the supernet's) as one-line errors; `search
+// finetune` of the front (extracted as `supernet extract` does, trained, reported, resumed).
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -34,6 +35,13 @@ std::string mpc_table() {
     return t;
   }();
   return table;
+}
+
+// The last line of a metrics.jsonl: the final epoch.
+json last_metrics(const std::string& path) {
+  std::string text = read_text(path);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return json::parse(text.substr(text.find_last_of('\n') == std::string::npos ? 0 : text.find_last_of('\n') + 1));
 }
 
 std::string search_args(const std::string& out, const std::string& extra) {
@@ -130,7 +138,7 @@ TEST_CASE("cli search: bad input is a one-line error that overwrites nothing", "
   CHECK(read_text(out + "/state.json") == state.substr(0, state.size() - 10));
 }
 
-TEST_CASE("cli search: supernet accuracy, the same front with 1 or 2 threads", "[search][cli]") {
+TEST_CASE("cli search: supernet accuracy, the same front with 1 or 2 threads, search finetune", "[search][cli]") {
   const std::string sup = scratch_path("search_supernet");
   const CliRun trained = run_cli("supernet train --space " + q(space_path("small")) +
                                  " --data synthetic:256 --epochs 1 --warmup-epochs 0 --batch 32 --bn-batches 2 "
@@ -160,4 +168,71 @@ TEST_CASE("cli search: supernet accuracy, the same front with 1 or 2 threads", "
   CHECK(run_cli(search_args(scratch_path("search_mismatch"), "--supernet " + q(sup) + " --space " +
                                                                  q(space_path("fmnist"))))
             .is_input_error());
+  CHECK(f1["supernet"] == sup);  // what `search finetune` extracts from
+
+  // search finetune: every front network extracted from the supernet (what `supernet extract`
+  // writes, byte for byte) and trained; the report holds the search's scores beside the run's.
+  const std::string ft = scratch_path("search_finetune");
+  const std::string ft_args = "search finetune --front " + q(scratch_path("search_t1")) +
+                              " --networks front --data synthetic:256 --epochs 1 --batch 32 "
+                              "--threads 1 --loader-threads 2 --no-progress --log-level warn --json";
+  const CliRun tuned = run_cli(ft_args + " --out " + q(ft));
+  INFO(tuned.err);
+  REQUIRE(tuned.code == 0);
+  const json report = tuned.out_json();
+  REQUIRE(report["networks"].size() == f1["front"].size());
+  for (size_t i = 0; i < f1["front"].size(); ++i) {
+    const json& searched = f1["front"][i];
+    const json& n = report["networks"][i];
+    const std::string name = searched["name"].get<std::string>();
+    CHECK(n["name"] == name);
+    CHECK(n["init"] == "supernet");
+    CHECK(n["searched_accuracy"] == searched["accuracy"]);
+    CHECK(n["searched_latency"] == searched["latency"]);
+    const json last = last_metrics(ft + "/" + name + "/metrics.jsonl");
+    CHECK(n["test_top1"] == last["test_top1"]);
+    CHECK(n["epochs"] == 1);
+    if (i == 0) {
+      const std::string ex = scratch_path("search_finetune_extract");
+      REQUIRE(run_cli("supernet extract --supernet " + q(sup) + " --threads 1 --log-level warn --out " +
+                      q(ex) + " --arch " + q(scratch_path("search_t1/" + searched["file"].get<std::string>())))
+                  .code == 0);
+      CHECK(read_text(ft + "/" + name + "/init/weights.safetensors") == read_text(ex + "/weights.safetensors"));
+      CHECK(read_text(ft + "/" + name + "/weights.safetensors") != read_text(ex + "/weights.safetensors"));
+    }
+  }
+  CHECK(read_text(ft + "/finetune.csv").find(f1["front"][0]["name"].get<std::string>() + ",front,supernet,") !=
+        std::string::npos);
+  // --resume reports the finished runs without training again; a second run without it is refused.
+  const std::string metrics = read_text(ft + "/finetune.json");
+  const CliRun again = run_cli(ft_args + " --out " + q(ft) + " --resume");
+  REQUIRE(again.code == 0);
+  CHECK(again.out_json()["networks"] == report["networks"]);
+  CHECK(run_cli(ft_args + " --out " + q(ft)).is_input_error());
+  CHECK(read_text(ft + "/finetune.json") == metrics);
+  // --from-scratch: no extraction; a reference network (--arch) beside it, from scratch too.
+  const std::string name0 = f1["front"][0]["name"].get<std::string>();
+  json reference = json::parse(read_text(scratch_path("search_t1/front/" + name0 + ".json")));
+  reference["name"] = "reference";
+  write_text(scratch_path("search_finetune_reference.json"), reference.dump());
+  const std::string fs_dir = scratch_path("search_finetune_scratch");
+  const CliRun scratch = run_cli(ft_args + " --out " + q(fs_dir) + " --from-scratch --networks " + name0 +
+                                 " --arch " + q(scratch_path("search_finetune_reference.json")));
+  INFO(scratch.err);
+  REQUIRE(scratch.code == 0);
+  const json rows = scratch.out_json()["networks"];
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0]["init"] == "scratch");
+  CHECK(rows[1]["name"] == "reference");
+  CHECK(rows[1]["role"] == "reference");
+  CHECK(rows[1]["searched_accuracy"].is_null());
+  CHECK_FALSE(fs::exists(fs_dir + "/" + name0 + "/init"));
+  // The same network from the same seed's initialisation: the same run, whatever its name.
+  CHECK(rows[0]["test_top1"] == rows[1]["test_top1"]);
+  // Bad input: a name the front lacks, a directory without a front, a duplicate name.
+  CHECK(run_cli(ft_args + " --out " + q(scratch_path("search_finetune_bad")) + " --networks nosuch").is_input_error());
+  CHECK(run_cli(ft_args + " --out " + q(scratch_path("search_finetune_bad")) + " --front " + q(sup)).is_input_error());
+  CHECK(run_cli(ft_args + " --out " + q(scratch_path("search_finetune_bad")) + " --networks " + name0 +
+                " --arch " + q(scratch_path("search_t1/front/" + name0 + ".json"))).is_input_error());
+  CHECK_FALSE(fs::exists(scratch_path("search_finetune_bad")));
 }

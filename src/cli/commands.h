@@ -15,6 +15,7 @@ void register_train(CLI::App& root);
 void register_bench_train(CLI::App& root);
 void register_supernet(CLI::App& root);
 void register_search(CLI::App& root);
+const CLI::App* register_search_finetune(CLI::App& search);  // search finetune
 void register_search_mpc(CLI::App& root);
 void register_prune(CLI::App& root);
 void register_export(CLI::App& root);

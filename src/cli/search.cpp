@@ -136,7 +136,8 @@ void print_row(const nlohmann::json& r, bool accuracy, bool measured) {
 
 void run_search_command(SearchCliOptions o) {
   apply_common_options(o.common);
-  require(!o.out.empty(), "--out: the directory to write the front to");
+  require(!o.table.empty(), "--table: the latency table of the target device is required");
+  require(!o.out.empty(), "--out: the directory to write the front to is required");
   require(!o.space.empty() || !o.supernet.empty(), "give --space S.json or --supernet DIR (or both)");
   require(!(o.pareto && !o.budgets.empty()), "give --budgets or --pareto, not both");
   o.config.strategy = strategy_of(o.strategy);
@@ -208,6 +209,7 @@ void run_search_command(SearchCliOptions o) {
   FrontReport report;
   report.space = space.name;
   report.table = o.table;
+  report.supernet = o.supernet;
   report.unit = latency->unit();
   report.has_accuracy = with_accuracy;
   report.budgets = budgets;
@@ -247,8 +249,9 @@ void register_search(CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "search", "hardware-aware architecture search: NSGA-II over a space, accuracy from a "
                 "supernet, latency from a device's table; writes the Pareto front");
-  cmd->add_option("--table", o->table, "latency table of the target device (cpu, cuda or mpc)")->required();
-  cmd->add_option("--out", o->out, "output directory (front, history, state)")->required();
+  // Not ->required(): `search finetune` has its own flags.
+  cmd->add_option("--table", o->table, "latency table of the target device (cpu, cuda or mpc) (required)");
+  cmd->add_option("--out", o->out, "output directory (front, history, state) (required)");
   cmd->add_option("--space", o->space, "search space JSON (default: the supernet's)");
   cmd->add_option("--supernet", o->supernet, "a `supernet train` run: accuracy with inherited weights");
   cmd->add_option("--budgets", o->budgets, "latency budgets in the table's unit, comma-separated: "
@@ -284,7 +287,10 @@ void register_search(CLI::App& root) {
   cmd->add_option("--device", o->device, "where the supernet runs: cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", o->threads, "intra-op CPU threads (0: the machine's cores)")->check(thread_count(true));
   add_common_options(*cmd, o->common);
-  cmd->callback([o] { run_search_command(*o); });
+  const CLI::App* finetune = register_search_finetune(*cmd);
+  cmd->callback([o, finetune] {
+    if (!finetune->parsed()) run_search_command(*o);
+  });
 }
 
 }  // namespace vitnas::cli

@@ -48,12 +48,9 @@ void run_search_mpc(SearchMpcCliOptions& o) {
   // MPCViT's token MSE is on by default for vit; an efficientvit network has no tokens.
   if (s.recipe.arch.family != Family::ViT && o.token_beta_flag->count() == 0)
     s.recipe.distill_token_beta = 0;
-  if (o.train.warmup_epochs_flag->count() == 0) {  // the default, shortened to fit both phases
-    const int64_t shortest = s.retrain_epochs > 0 ? std::min(s.recipe.epochs, s.retrain_epochs)
-                                                  : s.recipe.epochs;
-    s.recipe.warmup_epochs =
-        std::max(0.0, std::min(s.recipe.warmup_epochs, double(shortest - 1)));
-  }
+  // Both phases (search, retraining) share the recipe's warm-up: fitted to the shorter.
+  fit_default_warmup(o.train, s.recipe,
+                     s.retrain_epochs > 0 ? std::min(s.recipe.epochs, s.retrain_epochs) : s.recipe.epochs);
   set_threads(o.train.runtime.threads > 0 ? o.train.runtime.threads : machine_cores());
   ProcessGroup group(distributed_env_from_environment(), torch::Device(o.train.runtime.device));
 

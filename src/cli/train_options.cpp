@@ -77,6 +77,11 @@ void add_training_options(CLI::App& sub, TrainCliOptions& o, bool classifier) {
   add_common_options(sub, o.common);
 }
 
+void fit_default_warmup(const TrainCliOptions& o, TrainRecipe& recipe, int64_t epochs) {
+  if (o.warmup_epochs_flag != nullptr && o.warmup_epochs_flag->count() == 0)
+    recipe.warmup_epochs = std::max(0.0, std::min(recipe.warmup_epochs, double(epochs - 1)));
+}
+
 ProgressCallback training_progress(Progress& bar) {
   return [&bar](const TrainProgress& p) {
     bar.update(double(p.epoch * p.batches + p.batch) / double(p.epochs * p.batches),
@@ -88,9 +93,7 @@ ProgressCallback training_progress(Progress& bar) {
 void run_training_command(const TrainCliOptions& o, TrainRecipe recipe) {
   apply_common_options(o.common);
   require(o.nproc >= 1, "--nproc: must be >= 1");
-  if (o.warmup_epochs_flag != nullptr && o.warmup_epochs_flag->count() == 0)
-    recipe.warmup_epochs =
-        std::max(0.0, std::min(recipe.warmup_epochs, double(recipe.epochs - 1)));
+  fit_default_warmup(o, recipe, recipe.epochs);
   // Checked here, once, before any process is launched (otherwise every rank says it).
   parse_device(o.runtime.device);
   validate(recipe);

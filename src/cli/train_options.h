@@ -30,6 +30,10 @@ struct TrainCliOptions {
 // what it trains: --arch or --space). classifier: also the teacher's (distillation) flags.
 void add_training_options(CLI::App& sub, TrainCliOptions& o, bool classifier);
 
+// --warmup-epochs not given: its default, shortened to at most `epochs` - 1 so that a short run
+// (or the shortest phase of a command that trains several times) still leaves the warm-up.
+void fit_default_warmup(const TrainCliOptions& o, TrainRecipe& recipe, int64_t epochs);
+
 // What a training run's progress bar shows after each step (epoch, loss, top-1, img/s).
 ProgressCallback training_progress(Progress& bar);
 

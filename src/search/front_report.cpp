@@ -176,6 +176,7 @@ json write_front(const std::string& out, const SearchState& s, const SearchConfi
   }
   const json result = {{"space", r.space},
                        {"table", r.table},
+                       {"supernet", r.supernet.empty() ? json() : json(r.supernet)},
                        {"unit", r.unit},
                        {"search", config_to_json(c)},
                        {"generations_done", s.generation},

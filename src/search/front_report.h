@@ -31,6 +31,7 @@ struct Measured {
 
 struct FrontReport {
   std::string space, table, unit;  // unit: the latency model's ("ms", "s")
+  std::string supernet;            // the supernet directory accuracy came from ("" without)
   bool has_accuracy = false;
   std::vector<double> budgets;
   std::vector<MarkedNetwork> marks;
