@@ -9,4 +9,4 @@ SPACE=experiments/spaces/efficientvit_m.json
 time ./build/vitnas profile --device cpu --threads 1 --batch 16 --space "$SPACE" --out "$OUT" --resume
 time ./build/vitnas latency validate --table "$OUT" --space "$SPACE" --samples 100 --seed 1 \
   --csv "${OUT%.json}_validation.csv"
-./build/vitnas latency predict --table "$OUT" --arch m5 --repeat 2000000 | grep predictions
+./build/vitnas latency predict --table "$OUT" --arch m5 --repeat 1000000 | grep predictions
