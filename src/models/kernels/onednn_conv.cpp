@@ -73,6 +73,9 @@ ConvPrimitive conv_primitive(const Tensor& weight, const Tensor& bias, int64_t s
   return c;
 }
 
+// oneDNN's reference kernel: correct, but orders of magnitude slower than its JIT ones.
+bool is_reference(const ConvPrimitive& c) { return c.implementation.rfind("ref", 0) == 0; }
+
 int64_t out_side(int64_t side, int64_t k, int64_t stride, int64_t padding) {
   return (side + 2 * padding - k) / stride + 1;
 }
@@ -152,26 +155,52 @@ const OneDnnConvChain::Compiled& OneDnnConvChain::compiled(const Tensor& images)
   int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
   auto c = std::make_unique<Compiled>();
   c->src = memory::desc({B, C, H, W}, memory::data_type::f32, Tag::nchw);
-  memory::desc src = c->src;
+  std::vector<memory::desc> srcs{c->src};  // each conv's input layout
+  auto build = [&](size_t i, const memory::desc& src, const memory::desc& dst) {
+    dnnl::post_ops ops;
+    if (i + 1 < convs_.size()) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    return conv_primitive(convs_[i].weight, convs_[i].bias, convs_[i].stride, convs_[i].padding, 1,
+                          src, dst, ops);
+  };
   for (size_t i = 0; i < convs_.size(); ++i) {
     const Conv& conv = convs_[i];
     const int64_t out = conv.weight.size(0), k = conv.weight.size(2);
     require(C == conv.weight.size(1), "oneDNN conv chain: conv " + std::to_string(i) + " expects " +
                                           std::to_string(conv.weight.size(1)) + " channels, gets " +
                                           std::to_string(C));
+    const memory::desc src = srcs.back();
     H = out_side(H, k, conv.stride, conv.padding);
     W = out_side(W, k, conv.stride, conv.padding);
     C = out;
-    dnnl::post_ops ops;
-    if (i + 1 < convs_.size()) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    c->convs.push_back(conv_primitive(conv.weight, conv.bias, conv.stride, conv.padding, 1, src,
-                                      memory::desc({B, C, H, W}, memory::data_type::f32, Tag::any), ops));
-    src = c->convs.back().dst;
+    const memory::desc any({B, C, H, W}, memory::data_type::f32, Tag::any);
+    ConvPrimitive next = build(i, src, any);
+    // The layout oneDNN picked for the previous output may have no JIT kernel as this conv's
+    // input (AVX-512: 8 channels padded into nChw16c gets ref:any, 1.4 s per batch of 16 on
+    // m0's stem). Then both meet in the first of these layouts that has one for both.
+    for (const Tag tag : {Tag::nhwc, Tag::nChw8c, Tag::nchw}) {
+      if (!is_reference(next) || i == 0) break;
+      const auto d = src.dims();  // N, C, H, W
+      const memory::desc mid(d, memory::data_type::f32, tag);
+      ConvPrimitive prev = build(i - 1, srcs[i - 1], mid);
+      ConvPrimitive retry = build(i, mid, any);
+      if (is_reference(prev) || is_reference(retry)) continue;
+      c->convs.back() = std::move(prev);
+      srcs.back() = mid;
+      next = std::move(retry);
+    }
+    c->convs.push_back(std::move(next));
+    srcs.push_back(c->convs.back().dst);
   }
   c->out = nhwc(B, C, H, W);
-  c->to_nhwc = dnnl::reorder(memory(src, cpu_engine()), memory(c->out, cpu_engine()));
+  c->to_nhwc = dnnl::reorder(memory(srcs.back(), cpu_engine()), memory(c->out, cpu_engine()));
   slot = std::move(c);
   return *slot;
+}
+
+std::vector<std::string> OneDnnConvChain::implementations(const Tensor& images) const {
+  std::vector<std::string> out;
+  for (const ConvPrimitive& conv : compiled(images.contiguous()).convs) out.push_back(conv.implementation);
+  return out;
 }
 
 Tensor OneDnnConvChain::operator()(const Tensor& input) const {
@@ -217,6 +246,11 @@ struct OneDnnConvChain::Compiled {};
 
 const OneDnnConvChain::Compiled& OneDnnConvChain::compiled(const Tensor&) const {
   throw std::logic_error("OneDnnConvChain: this build has no oneDNN (check OneDnnConv::available() first)");
+}
+
+std::vector<std::string> OneDnnConvChain::implementations(const Tensor& images) const {
+  compiled(images);
+  return {};
 }
 
 Tensor OneDnnConvChain::operator()(const Tensor& x) const {

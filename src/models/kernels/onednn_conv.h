@@ -58,7 +58,8 @@ class OneDnnConv {
 // stem. Each conv's output stays in the blocked layout oneDNN picks for it (nChw8c on AVX2) and
 // only the last is reordered to channels-last: oneDNN's 3x3 convs run slower on nhwc maps, and
 // a conv from one layout to the other gets its reference kernel (`ref:any`), so the chain keeps
-// one layout until the end.
+// one layout until the end. Where a picked layout has no fast kernel for the next conv (on
+// AVX-512, 8 channels in a 16-channel block), those two convs meet in channels-last instead.
 class OneDnnConvChain {
  public:
   struct Conv {
@@ -70,6 +71,8 @@ class OneDnnConvChain {
 
   // images (B, C, H, W) float32 CPU (OneDnnConv::available) -> (B, H', W', C') contiguous.
   torch::Tensor operator()(const torch::Tensor& images) const;
+  // Which oneDNN kernel runs each conv on these images (e.g. "brgconv:avx512_core"), for tests.
+  std::vector<std::string> implementations(const torch::Tensor& images) const;
 
  private:
   struct Compiled;  // primitives, reordered weights and the final reorder, per input shape
