@@ -4,7 +4,7 @@
 # hand-designed network scaled uniformly in width and depth to the same *measured* latency,
 # trained with the same recipe.
 #   1. the grid of scaled networks (experiments/search/scale_uniform.py: width factors WIDTHS,
-#      depths DEPTHS), their ops added to a copy of the search's table;
+#      depths DEPTHS);
 #   2. one round-robin measurement (`latency validate`, 1 thread, batch 16) of the budget picks,
 #      the hand-designed network and the grid; each pick's baseline is the grid network whose
 #      measured latency is nearest its own;
@@ -28,14 +28,8 @@ hand=experiments/train/efficientvit_fmnist.json
 [ -f "$search/front.json" ] || { echo "error: no search at $search (SEARCH=...): run experiments/search_fmnist.sh first" >&2; exit 2; }
 mkdir -p "$out"
 
-# 1. The scaled grid, and a table that prices it (the search's, with the grid's ops profiled).
+# 1. The scaled grid.
 python3 experiments/search/scale_uniform.py "$hand" "$out/scaled" --widths "$widths" --depths "$depths" > "$out/scaled.txt"
-table="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["table"])' "$search/front.json")"
-[ -f "$out/table.json" ] || cp "$table" "$out/table.json"
-"$vitnas" profile --device cpu --threads 1 --batch 16 --arch "$(paste -sd, "$out/scaled.txt")" \
-  --out "$out/table.json" --resume --log-level warn
-
-# 2. One round-robin measurement of the picks, the hand-designed network and the grid.
 picks="$(python3 -c '
 import json, sys
 d = sys.argv[1]; f = json.load(open(d + "/front.json"))
@@ -43,16 +37,22 @@ names = []
 for b in f["budgets"]:
     if b["name"] and d + "/" + b["file"] not in names: names.append(d + "/" + b["file"])
 print(",".join(names))' "$search")"
-[ -f "$out/measured.csv" ] || "$vitnas" latency validate --table "$out/table.json" \
-  --arch "$picks,$hand,$(paste -sd, "$out/scaled.txt")" --seconds "$measure_s" --rounds 5 \
-  --csv "$out/measured.csv" --log-level warn
+all="$picks,$hand,$(paste -sd, "$out/scaled.txt")"
+
+# 2. One round-robin measurement of the picks, the hand-designed network and the grid. `latency
+# validate` times networks its table prices, so a table of exactly these networks is profiled
+# first (its predictions are not used: the baselines are chosen by measured latency).
+"$vitnas" profile --device cpu --threads 1 --batch 16 --arch "$all" --out "$out/table.json" --resume \
+  --log-level warn
+[ -f "$out/measured.csv" ] || "$vitnas" latency validate --table "$out/table.json" --arch "$all" \
+  --seconds "$measure_s" --rounds 5 --csv "$out/measured.csv" --log-level warn
 baselines="$(python3 experiments/search/finetune_summary.py baselines "$search" "$out")"
 
 # 3. The picks fine-tuned (or trained from scratch) and the references trained, one recipe.
 scratch=()
 [ "${FROM_SCRATCH:-0}" = 1 ] && scratch=(--from-scratch)
 extra=()
-[ -n "${EPOCHS:-}" ] && extra+=(--epochs "$EPOCHS")
+[ -n "${EPOCHS:-}" ] && extra+=(--epochs "$EPOCHS" --warmup-epochs "$(( EPOCHS > 1 ? 1 : 0 ))")
 [ -n "${TRAIN_IMAGES:-}" ] && extra+=(--train-images "$TRAIN_IMAGES")
 "$vitnas" search finetune --front "$search" --networks budgets --config experiments/train/fmnist.json \
   --arch "$hand,$baselines" "${scratch[@]}" "${extra[@]}" --out "$out/finetune" --resume \

@@ -34,13 +34,13 @@ struct FinetuneCliOptions {
 };
 
 void print_report(const nlohmann::json& report) {
-  std::printf("%-12s %-22s %-8s %9s %10s %9s %9s %9s\n", "network", "role", "init", "searched",
+  std::printf("%-12s %-28s %-8s %9s %10s %9s %9s %9s\n", "network", "role", "init", "searched",
               "latency", "val", "test", "seconds");
   auto number = [](const nlohmann::json& v, const char* f) {
     return v.is_null() ? std::string("-") : fmt::format(fmt::runtime(f), v.get<double>());
   };
   for (const auto& n : report.at("networks"))
-    std::printf("%-12s %-22s %-8s %9s %10s %8.2f%% %8.2f%% %9.0f\n",
+    std::printf("%-12s %-28s %-8s %9s %10s %8.2f%% %8.2f%% %9.0f\n",
                 n.at("name").get<std::string>().c_str(), n.at("role").get<std::string>().c_str(),
                 n.at("init").get<std::string>().c_str(),
                 number(n.at("searched_accuracy"), "{:.2f}%").c_str(),
