@@ -148,9 +148,12 @@ class Knapsack {
     return m;
   }
 
-  void take(Move m) {
+  // A cached move's arch and delta were made from the plan of its time: its delta still holds
+  // (the cost is a sum over rows and only its row's moves were re-priced since), its arch does
+  // not (it lacks every cut taken in other rows since), so the network is rebuilt from the plan.
+  void take(const Move& m) {
     plan_.widths[m.dim] = m.width;
-    arch_ = std::move(m.arch);
+    arch_ = apply(base_, dims_, plan_);
     cost_now_ += m.delta_cost;
   }
 
@@ -192,7 +195,7 @@ Selection select(const ArchSpec& base, const std::vector<Dimension>& dims, const
                        (options.units ? ", units removed where the network allows" : "") + ")");
     const std::string row = dims[best].row;
     const bool everywhere = dims[best].shared;
-    k.take(std::move(*cuts[best]));
+    k.take(*cuts[best]);
     for (size_t i = 0; i < dims.size(); ++i)
       if (everywhere || dims[i].shared || dims[i].row == row) cuts[i] = k.best_cut(i);
   }
@@ -209,7 +212,7 @@ Selection select(const ArchSpec& base, const std::vector<Dimension>& dims, const
       if (ratio > best_ratio) best_ratio = ratio, best = std::move(m);
     }
     if (!best) break;
-    k.take(std::move(*best));
+    k.take(*best);
   }
 
   Selection s;
