@@ -15,6 +15,7 @@
 #include "core/complexity.h"
 #include "models/weights.h"
 #include "prune/analysis.h"
+#include "prune/calibration_networks.h"
 #include "prune/groups.h"
 #include "prune/importance.h"
 #include "prune/selection.h"
@@ -283,6 +284,17 @@ TEST_CASE("selection meets a MACs budget, keeps the important channels, refuses 
   CHECK(kept_channels(sc, 0).empty());
   // A target no network of this kind reaches.
   CHECK_THROWS_AS(select(spec, dims, scores, macs, 1.0, o), InputError);
+  // The network is the plan's, and its cost the cost of that network, after many cuts in many
+  // rows (m0: cached cuts of one row once carried that row's view of the others).
+  const ArchSpec m0 = preset("m0");
+  const auto m0_dims = dimensions(m0);
+  for (uint64_t seed = 0; seed < 4; ++seed)
+    for (double r : {0.95, 0.7, 0.4}) {
+      const Selection m = select(m0, m0_dims, random_scores(m0_dims, seed), macs, r * macs(m0), o);
+      CHECK(m.arch == apply(m0, m0_dims, m.plan));
+      CHECK(m.cost == Approx(macs(m.arch)).epsilon(1e-12));
+      CHECK(m.cost <= r * macs(m0));
+    }
 }
 
 TEST_CASE("spearman: hand-computed ranks with ties", "[prune]") {
@@ -340,5 +352,42 @@ TEST_CASE("width_signatures covers every op of every network the knapsack can ma
       });
     }
     CHECK(networks >= 20);
+  }
+}
+
+TEST_CASE("pruning_calibration_networks: the network, then distinct cuts over its MACs that the table can price",
+          "[prune]") {
+  for (const auto& [spec, o] : {std::pair{preset("m0"), SelectOptions{8, 4, true}},
+                                std::pair{hetero(), SelectOptions{8, 4, true}}}) {
+    const auto nets = pruning_calibration_networks(spec, o, 12, 3);
+    REQUIRE(nets.size() >= 8);  // enough for calibration.h's full fit (every group scale and the constant)
+    REQUIRE(nets.size() <= 12);
+    CHECK(nets.front() == spec);
+    std::set<std::string> keys;
+    for (const OpSignature& s : width_signatures(spec, o, 16)) keys.insert(s.key());
+    std::set<std::string> distinct;
+    const double full = double(complexity(spec).macs);
+    double smallest = full;
+    for (size_t i = 1; i < nets.size(); ++i) {
+      INFO(nets[i].name);
+      CHECK(nets[i].name.rfind("prune-calib-", 0) == 0);
+      ArchSpec unnamed = nets[i];
+      unnamed.name = spec.name;
+      CHECK(distinct.insert(arch_to_json(unnamed).dump()).second);
+      CHECK_FALSE(unnamed == spec);
+      // The k-th cut meets its MACs target, 0.95 down to 0.3 of the network's in 11 steps.
+      const int k = std::stoi(nets[i].name.substr(12));
+      CHECK(double(complexity(nets[i]).macs) <= (0.95 - 0.065 * (k - 1)) * full);
+      smallest = std::min(smallest, double(complexity(nets[i]).macs));
+      // Every op is one the pruning profiles, so the table prices the network.
+      for_each_op(nets[i], 16, [&](int, const OpSignature& s) { CHECK(keys.count(s.key()) == 1); });
+    }
+    CHECK(smallest <= 0.5 * full);  // the spread reaches well below the network
+    // Chosen without timings: the same seed, the same networks; another seed, other cuts.
+    const bool same_seed_same = pruning_calibration_networks(spec, o, 12, 3) == nets;
+    const bool other_seed_same = pruning_calibration_networks(spec, o, 12, 4) == nets;
+    CHECK(same_seed_same);
+    CHECK_FALSE(other_seed_same);
+    CHECK(pruning_calibration_networks(spec, o, 0, 3).empty());
   }
 }

@@ -189,9 +189,16 @@ TEST_CASE("cli prune --closed-loop: each cut timed with the unpruned network, th
                   q(table)).code == 0);
   // A tolerance no timing meets: the loop runs until the cut repeats or after 3 re-cuts.
   const CliRun r = run_cli(prune_args(out, "--table " + q(table) + " --target-ratio 0.6 --round-to 16 --round-qk 8 "
-                                      "--closed-loop 3 --closed-loop-tolerance 0.0001 --measure-seconds 0.3"));
+                                      "--closed-loop 3 --closed-loop-tolerance 0.0001 --measure-seconds 0.3 "
+                                      "--calibration-networks 3"));
   INFO(r.err);
   REQUIRE(r.code == 0);
+  // The working table is calibrated on the pruning's own networks (timed here), not the profile's.
+  const json working = read_json_file(out + "/table.json");
+  std::vector<std::string> names;
+  for (const json& n : working["networks"]) names.push_back(n["arch"]["name"]);
+  CHECK(names == std::vector<std::string>{"custom", "prune-calib-1", "prune-calib-2"});
+  CHECK(working["calibration"]["networks"] == json(names));
   const auto lines = log_lines(out);
   REQUIRE(lines.size() == 2);
   const json& trace = lines[1].at("closed_loop");

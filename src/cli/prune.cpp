@@ -132,6 +132,9 @@ void register_prune(CLI::App& root) {
   cmd->add_option("--finetune-epochs", c.finetune_epochs, "fine-tune epochs after each step but the last (--epochs after the last)")->check(integer_in(0, kMaxEpochs))
       ->capture_default_str();
   cmd->add_flag("--no-profile", o->no_profile, "never measure widths the table lacks (error instead)");
+  cmd->add_option("--calibration-networks", c.calibration_networks,
+                  "calibrate the table on this many networks of the pruning's own space, timed here (the network "
+                  "and random cuts of it); 0 keeps the table's calibration")->check(integer_in(0, 100))->capture_default_str();
   cmd->add_flag("--no-measure", o->no_measure, "do not time each step's network");
   cmd->add_option("--measure-seconds", c.measure_seconds, "timed seconds per network")->check(number_in(0.01, kMaxSeconds))->capture_default_str();
   cmd->add_option("--closed-loop", c.closed_loop,

@@ -1,5 +1,6 @@
 #include "prune/prune_job.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <limits>
@@ -15,10 +16,12 @@
 #include "core/io.h"
 #include "core/memory.h"
 #include "models/weights.h"
+#include "profile/calibration.h"
 #include "profile/device_info.h"
 #include "profile/latency_model.h"
 #include "profile/latency_table.h"
 #include "profile/profile_job.h"
+#include "prune/calibration_networks.h"
 #include "prune/groups.h"
 #include "prune/shrink.h"
 #include "prune/width_signatures.h"
@@ -43,6 +46,7 @@ void validate(const PruneConfig& c) {
   validate(c.select);
   require(c.finetune_epochs >= 0, "--finetune-epochs: must be >= 0");
   require(c.measure_seconds > 0, "--measure-seconds: must be > 0");
+  require(c.calibration_networks >= 0 && c.calibration_networks <= 100, "--calibration-networks: must be in 0..100");
   require(c.closed_loop >= 0 && c.closed_loop <= 20, "--closed-loop: must be in 0..20");
   require(c.closed_loop == 0 || (!c.table.empty() && c.target_macs == 0),
           "--closed-loop: needs --table and a latency target (--target-ms or --target-ratio)");
@@ -81,6 +85,7 @@ nlohmann::json config_to_json(const PruneConfig& c) {
           {"steps", c.steps},
           {"finetune_epochs", c.finetune_epochs},
           {"profile_missing", c.profile_missing},
+          {"calibration_networks", c.calibration_networks},
           {"closed_loop", c.closed_loop},
           {"closed_loop_tolerance", c.closed_loop_tolerance},
           {"recipe", recipe}};
@@ -248,29 +253,50 @@ class Job {
         try {
           require_same_device(cached.device, t.device, working.string());
           t.entries.insert(cached.entries.begin(), cached.entries.end());  // the given table's win
+          for (const auto& n : cached.networks)
+            if (std::none_of(t.networks.begin(), t.networks.end(), [&](const auto& m) { return m.arch == n.arch; }))
+              t.networks.push_back(n);
         } catch (const InputError&) {
           spdlog::warn("{}: made on another device, measured again", working.string());
         }
+      }
+      // Calibrated on the pruning's own networks where they can be timed here (see
+      // prune/calibration_networks.h); otherwise the table's calibration stays.
+      std::vector<ArchSpec> calibration;
+      if (c_.calibration_networks > 0 && c_.profile_missing && budget_.measurable) {
+        calibration = pruning_calibration_networks(original_, c_.select, c_.calibration_networks, c_.recipe.seed);
+        std::vector<MeasuredNetwork> kept;
+        for (auto& n : t.networks)
+          if (std::find(calibration.begin(), calibration.end(), n.arch) != calibration.end()) kept.push_back(n);
+        t.networks = std::move(kept);
       }
       save_table(t, working.string());
       const auto sigs = width_signatures(original_, c_.select, t.device.batch);
       std::vector<OpSignature> missing;
       for (const auto& s : sigs)
         if (!t.entries.count(s.key())) missing.push_back(s);
-      if (!missing.empty()) {
+      if (!missing.empty())
         require(c_.profile_missing && budget_.measurable,
                 c_.table + " has no entry '" + missing.front().key() + "' (and " + std::to_string(missing.size() - 1) +
                     " more) that pruning needs: " +
                     (budget_.measurable ? "drop --no-profile to measure them here"
                                         : "profile them on the table's device (vitnas profile --resume)"));
-        spdlog::info("measuring {} op widths the table lacks into {}", missing.size(), working.string());
+      if (!missing.empty() || t.networks.size() < calibration.size()) {
+        spdlog::info("measuring {} op widths the table lacks and {} networks for its calibration into {}",
+                     missing.size(), calibration.size() - t.networks.size(), working.string());
         ProfileJob job;
         job.out = working.string();
         job.resume = true;
         job.device = table_device();
         job.info = t.device;
         torch::set_num_threads(t.device.threads);
-        t = run_profile(job, sigs, {}, [this](double f, const std::string& what) { report(0.1 * f, "profile " + what); });
+        t = run_profile(job, sigs, calibration, [this](double f, const std::string& what) { report(0.1 * f, "profile " + what); });
+      }
+      if (!calibration.empty()) {
+        fit_table_calibration(t);
+        save_table(t, working.string());
+        spdlog::info("{} calibrated on {} of its networks: {}", working.string(), t.networks.size(),
+                     describe_calibration(*t.calibration));
       }
       budget_.table = std::move(t);
     }

@@ -49,6 +49,8 @@ struct PruneConfig {
   TrainRecipe recipe;           // data and fine-tune settings; arch, init and teacher are set here
   TrainRuntime runtime;
   bool profile_missing = true;     // measure the widths the table lacks (on this machine)
+  int calibration_networks = 12;   // the table calibrated on the network and its random cuts
+                                   // (prune/calibration_networks.h); 0: the table's calibration
   bool measure = true;             // time each step's network on the table's device
   double measure_seconds = 2.0;
   int closed_loop = 0;                 // re-cuts of the last step against measured latency
