@@ -7,6 +7,9 @@
 # absolute target from a measurement would sit on another scale); the claim is checked in one
 # final round-robin measurement of m0 and the 10 pruned networks (`latency validate`, 1 thread,
 # batch 16): measured / measured(m0) against r, and against r x m0's first measurement.
+# The first prune (the "profile" run) also times the pruning's own calibration networks (m0 and 11
+# random cuts, `--calibration-networks`) into the shared table, so every later run prices with a
+# fit made on pruned m0s instead of the m-space's.
 # CLOSED_LOOP=N (default 5) re-cuts each network up to N times against its measured ratio to m0
 # (`prune --closed-loop`, MEASURE_S seconds per network and cut); CLOSED_LOOP=0 trusts the table.
 # Usage: experiments/prune_m0_latency.sh [OUT_DIR] [TABLE]   (run on a quiet machine)
